@@ -1,0 +1,75 @@
+"""The figure registry."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from verify._core import PAPERS
+
+_NOT_PAPER_MODULES = {"cli", "__main__", "style"}
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    id: str
+    paper: str
+    title: str
+    func: Callable[..., list[Path]]
+
+
+FIGURES: dict[str, FigureSpec] = {}
+
+
+def figure(id: str, *, title: str) -> Callable:
+    """Register ``f(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]`` as figure ``id``."""
+    paper, _, label = id.partition(".")
+    if paper not in PAPERS or not label:
+        raise ValueError(f"figure: id must be '<paper>.<name>' with paper in {PAPERS}, got {id!r}")
+    if id in FIGURES:
+        raise ValueError(f"figure: id {id!r} is already registered")
+
+    def register(func):
+        FIGURES[id] = FigureSpec(id, paper, title, func)
+        return func
+
+    return register
+
+
+_loaded = False
+
+
+def load_all() -> None:
+    global _loaded
+    if _loaded:
+        return
+    import figures
+
+    for info in pkgutil.iter_modules(figures.__path__):
+        if not info.name.startswith("_") and info.name not in _NOT_PAPER_MODULES:
+            importlib.import_module(f"figures.{info.name}")
+    _loaded = True
+
+
+def figure_specs(paper: str | None = None) -> list[FigureSpec]:
+    load_all()
+    return sorted((f for f in FIGURES.values() if paper in (None, f.paper)),
+                  key=lambda f: (PAPERS.index(f.paper), list(FIGURES).index(f.id)))
+
+
+def make_figure(id: str, out: Path | str = "kdt-figures", *, quick: bool = False, pdf: bool = False,
+                seed: int = 0) -> list[Path]:
+    """Make one figure; returns the written paths (each checked to exist and be non-empty)."""
+    load_all()
+    if id not in FIGURES:
+        raise KeyError(id)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [Path(p) for p in FIGURES[id].func(out, quick=quick, pdf=pdf, seed=seed)]
+    for p in paths:
+        if not p.exists() or p.stat().st_size == 0:
+            raise RuntimeError(f"figure {id} did not write {p}")
+    return paths
