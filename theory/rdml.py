@@ -1,0 +1,428 @@
+r"""Closed forms for Rényi divergence deep mutual learning [rdml].
+
+The Rényi divergence of order alpha between two categorical distributions
+[rdml, Eq. (3)], its limits (alpha = 0, 1, inf), the alpha-tilted ("escort")
+distribution that its gradient is made of, and the gradient and Hessian of
+``D_alpha(p || softmax(z))`` in the logits ``z`` -- the quantity a student
+differentiates in the divergence loss of [rdml, Eq. (2)].
+
+Conventions (van Erven and Harremoës, 2014): ``0**alpha = 0`` for alpha > 0,
+``0**0 = 0`` (so ``D_0(P||Q) = -log Q(supp P)``), ``x / 0 = inf`` for x > 0;
+``D_1`` is the Kullback-Leibler divergence and ``D_inf`` the log of the
+largest likelihood ratio. Every divergence lies in ``[0, inf]``; ``+inf`` is
+returned where it is infinite and NaN is never produced.
+
+SymPy is imported inside the ``derive_*`` functions only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from theory._checks import require, require_distribution
+
+__all__ = [
+    "log_softmax", "softmax", "renyi_divergence", "kl_divergence", "escort", "renyi_divergence_dalpha",
+    "renyi_grad_logits", "renyi_hessian_logits", "squared_hellinger", "bhattacharyya_coefficient",
+    "derive_kl_limit", "derive_alpha_derivative", "derive_grad_logits", "derive_hessian_logits",
+]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def log_softmax(z) -> np.ndarray:
+    """Log of the softmax along the last axis, computed stably (max-shifted log-sum-exp)."""
+    z = np.asarray(z, dtype=float)
+    require(z.ndim >= 1 and z.shape[-1] >= 1, "z", z, "have a non-empty last axis")
+    require(bool(np.all(np.isfinite(z))), "z", z, "be finite (no NaN or inf)")
+    m = z.max(axis=-1, keepdims=True)
+    s = z - m
+    return s - np.log(np.exp(s).sum(axis=-1, keepdims=True))
+
+
+def softmax(z) -> np.ndarray:
+    """Softmax along the last axis, computed stably; the probabilities of a logits vector [rdml, Sec. 2]."""
+    z = np.asarray(z, dtype=float)
+    require(z.ndim >= 1 and z.shape[-1] >= 1, "z", z, "have a non-empty last axis")
+    require(bool(np.all(np.isfinite(z))), "z", z, "be finite (no NaN or inf)")
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _check_alpha(alpha, func: str) -> np.ndarray:
+    a = np.asarray(alpha, dtype=float)
+    require(bool(np.all(~np.isnan(a))) and bool(np.all(a >= 0)), "alpha", alpha,
+            "lie in [0, inf] (no NaN)", func=func)
+    return a
+
+
+def _check_pair(p, q, func: str) -> tuple[np.ndarray, np.ndarray]:
+    p = require_distribution(p, "p", func=func)
+    q = require_distribution(q, "q", func=func)
+    require(p.shape[-1] == q.shape[-1], "q", q.shape, f"have as many classes as p ({p.shape[-1]})", func=func)
+    try:
+        np.broadcast_shapes(p.shape[:-1], q.shape[:-1])
+    except ValueError:
+        require(False, "q", q.shape, f"have batch axes that broadcast with those of p {p.shape[:-1]}", func=func)
+    return p / p.sum(axis=-1, keepdims=True), q / q.sum(axis=-1, keepdims=True)
+
+
+def _broadcast(p: np.ndarray, q: np.ndarray, a: np.ndarray):
+    """Flatten (p, q, alpha) to rows: returns w (n, M), q (n, M), a (n,), output shape."""
+    m = p.shape[-1]
+    out_shape = np.broadcast_shapes(p.shape[:-1], q.shape[:-1], a.shape)
+    w = np.broadcast_to(p, out_shape + (m,)).reshape(-1, m)
+    v = np.broadcast_to(q, out_shape + (m,)).reshape(-1, m)
+    aa = np.broadcast_to(a, out_shape).reshape(-1)
+    return w, v, aa, out_shape
+
+
+# --------------------------------------------------------------------------- the divergence
+
+
+def _kl_rows(w: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """KL(w || q) per row as a sum of non-negative terms w log(w/q) - w + q (both rows sum to 1)."""
+    sp, sq = w > 0, q > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(sp & sq, w * (np.log(w) - np.log(q)) - w + q, 0.0)
+    t = np.where(~sp, q, t)
+    out = t.sum(axis=-1)
+    return np.where(np.any(sp & ~sq, axis=-1), np.inf, out)
+
+
+def _renyi_rows(w: np.ndarray, q: np.ndarray, a: np.ndarray, eps: np.ndarray | None = None) -> np.ndarray:
+    """Rényi divergence per row for normalised rows w, q and orders a (all arrays aligned).
+
+    ``eps`` is ``a - 1`` when known more accurately than the rounded difference.
+    """
+    if eps is None:
+        with np.errstate(invalid="ignore"):
+            eps = a - 1.0
+    n = w.shape[0]
+    out = np.empty(n)
+    sp, sq = w > 0, q > 0
+    overlap = sp & sq
+    missing = np.any(sp & ~sq, axis=-1)  # p puts mass where q has none
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        lw = np.where(sp, np.log(np.where(sp, w, 1.0)), -np.inf)
+        lq = np.where(sq, np.log(np.where(sq, q, 1.0)), -np.inf)
+        ell = np.where(overlap, lw - lq, 0.0)  # log-likelihood ratio on the common support
+
+    # alpha = 0: -log Q(supp P)
+    i0 = a == 0
+    if np.any(i0):
+        off = np.where(sp[i0], 0.0, q[i0]).sum(axis=-1)   # Q outside supp P
+        on = np.where(sp[i0], q[i0], 0.0).sum(axis=-1)    # Q on supp P
+        with np.errstate(divide="ignore"):
+            d0 = np.where(off < 0.5, -np.log1p(-off), -np.log(on))
+        out[i0] = np.where(on <= 0, np.inf, np.maximum(d0, 0.0))
+    # alpha = 1: KL
+    i1 = a == 1
+    if np.any(i1):
+        out[i1] = _kl_rows(w[i1], q[i1])
+    # alpha = inf: log max likelihood ratio
+    iinf = np.isinf(a)
+    if np.any(iinf):
+        mx = np.where(overlap[iinf], ell[iinf], -np.inf).max(axis=-1)
+        out[iinf] = np.where(missing[iinf], np.inf, np.maximum(mx, 0.0))
+    # alpha in (0, 1/2): skew symmetry (1 - a) D_a(P||Q) = a D_{1-a}(Q||P), accurate as a -> 0
+    ismall = (a > 0) & (a < 0.5)
+    if np.any(ismall):
+        aa = a[ismall]
+        out[ismall] = aa / (1.0 - aa) * _renyi_rows(q[ismall], w[ismall], 1.0 - aa, -aa)
+    # alpha in [1/2, 1) or (1, inf)
+    igen = (a >= 0.5) & (a != 1) & np.isfinite(a)
+    if np.any(igen):
+        W, Q, L, O = w[igen], q[igen], ell[igen], overlap[igen]
+        eps = eps[igen]
+        E = eps[:, None]
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            # log sum over the overlap of w^a q^(1-a) = w exp(eps * ell)
+            logterms = np.where(O, lw[igen] + E * L, -np.inf)
+            top = logterms.max(axis=-1)
+            safe_top = np.where(np.isfinite(top), top, 0.0)
+            lse = safe_top + np.log(np.exp(logterms - safe_top[:, None]).sum(axis=-1))
+            lse = np.where(np.isfinite(top), lse, top)
+            # the same quantity as log1p(A), A a sum of terms of one sign:
+            #   w^a q^(1-a) - a w - (1-a) q  (<= 0 for a < 1, >= 0 for a > 1, weighted AM-GM)
+            x = E * L
+            big = x > 700.0
+            wexpm1 = np.where(big, np.exp(np.where(big, logterms, 0.0)) - W, W * np.expm1(np.where(big, 0.0, x)))
+            t = np.where(O, wexpm1 - E * (W - Q), 0.0)
+            t = np.where(~O & (W > 0), -(1.0 + E) * W, t)   # p > 0 = q (a < 1): w^a q^(1-a) = 0
+            t = np.where(W == 0, E * Q, t)                   # p = 0: the term is -(1-a) q
+            A = t.sum(axis=-1)
+            small = np.abs(lse) <= 0.5
+            logsum = np.where(small, np.log1p(np.where(small, A, 0.0)), lse)
+            d = logsum / eps
+        d = np.where((eps > 0) & missing[igen], np.inf, d)
+        d = np.where((eps < 0) & ~np.any(O, axis=-1), np.inf, d)  # disjoint supports
+        out[igen] = np.maximum(d, 0.0)
+    return out
+
+
+def renyi_divergence(p, q, alpha) -> np.ndarray | float:
+    r"""Rényi divergence ``D_alpha(P || Q)`` of categorical distributions [rdml, Eq. (3)].
+
+    ``D_alpha = log(sum_i p_i^alpha q_i^(1 - alpha)) / (alpha - 1)`` for alpha in
+    (0, 1) and (1, inf), extended by continuity: alpha = 0 gives ``-log Q(supp P)``,
+    alpha = 1 the KL divergence, alpha = inf ``log max_i p_i / q_i``.
+
+    Parameters
+    ----------
+    p, q : array_like, shape (..., M)
+        Distributions along the last axis (entries >= 0 summing to 1); leading batch
+        axes broadcast against each other.
+    alpha : float or array_like
+        Orders in [0, inf]; broadcast against the batch axes (use ``alpha[:, None]``
+        with ``p`` of shape (B, M) for an (A, B) table).
+
+    Returns
+    -------
+    float or ndarray of shape ``broadcast(p.shape[:-1], q.shape[:-1], alpha.shape)``
+        Values in [0, inf]; ``inf`` exactly where the divergence is infinite
+        (alpha >= 1 and P not absolutely continuous w.r.t. Q; alpha < 1 and disjoint
+        supports; alpha = 0 and Q(supp P) = 0). Computed in log space, with a
+        sum of single-signed terms near alpha = 1 and skew symmetry for alpha < 1/2.
+    """
+    a = _check_alpha(alpha, "renyi_divergence")
+    p, q = _check_pair(p, q, "renyi_divergence")
+    w, v, aa, shape = _broadcast(p, q, a)
+    d = _renyi_rows(np.ascontiguousarray(w), np.ascontiguousarray(v), aa).reshape(shape)
+    return float(d) if d.ndim == 0 else d
+
+
+def kl_divergence(p, q) -> np.ndarray | float:
+    """KL divergence ``D_1(P || Q) = sum p log(p/q)`` [rdml, Sec. 2.1] (the alpha -> 1 limit of Eq. (3))."""
+    return renyi_divergence(p, q, 1.0)
+
+
+def bhattacharyya_coefficient(p, q) -> np.ndarray | float:
+    """Bhattacharyya coefficient ``sum_i sqrt(p_i q_i)`` (so ``D_1/2 = -2 log BC``) [rdml, Sec. 2.1]."""
+    p, q = _check_pair(p, q, "bhattacharyya_coefficient")
+    bc = np.sqrt(p * q).sum(axis=-1)
+    return float(bc) if bc.ndim == 0 else bc
+
+
+def squared_hellinger(p, q) -> np.ndarray | float:
+    r"""Squared Hellinger distance ``H^2 = (1/2) sum (sqrt p - sqrt q)^2 = 1 - BC`` in [0, 1] [rdml, Sec. 2.1].
+
+    Computed as the half sum of squares (no cancellation near P = Q).
+    """
+    p, q = _check_pair(p, q, "squared_hellinger")
+    h = 0.5 * ((np.sqrt(p) - np.sqrt(q)) ** 2).sum(axis=-1)
+    return float(h) if h.ndim == 0 else h
+
+
+# --------------------------------------------------------------------------- escort, derivatives
+
+
+def _escort_rows(lw: np.ndarray, lq: np.ndarray | None, a: np.ndarray) -> np.ndarray:
+    """Rows of r ∝ exp(a lw + (1-a) lq) with -inf log entries, a in [0, inf] (aligned rows)."""
+    sp = np.isfinite(lw)
+    if lq is None:
+        lq = np.zeros_like(lw)
+        sq = np.ones_like(sp)
+    else:
+        sq = np.isfinite(lq)
+    A = a[:, None]
+    with np.errstate(invalid="ignore"):
+        ell = np.where(sp & sq, lw - lq, -np.inf)
+        fin = np.isfinite(A)
+        # logits of the tilted law: lq + a (lw - lq) on supp p ∩ supp q
+        lt = np.where(sp & sq, np.where(fin, lq + np.where(fin, A, 0.0) * np.where(sp & sq, ell, 0.0), 0.0), -np.inf)
+        # alpha = inf: uniform (weighted by q) on the argmax of the log-ratio
+        top = ell.max(axis=-1, keepdims=True)
+        tie = (sp & sq) & (ell == top)
+        lt_inf = np.where(tie, lq, -np.inf)
+        lt = np.where(fin, lt, lt_inf)
+        m = lt.max(axis=-1, keepdims=True)
+        e = np.where(np.isfinite(lt), np.exp(lt - m), 0.0)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def escort(p, alpha, q=None) -> np.ndarray:
+    r"""Escort distribution of order alpha: ``p^alpha / sum p^alpha``, or with ``q`` the tilted law
+    ``r_alpha ∝ p^alpha q^(1 - alpha)`` [rdml, Eq. (3)].
+
+    ``r_alpha`` is the normalised integrand of Eq. (3): it is the distribution that
+    appears in the gradient ``softmax(z) - r_alpha`` of ``D_alpha(p || softmax(z))``
+    and in ``d D_alpha / d alpha = KL(r_alpha || p) / (alpha - 1)^2``. alpha = 0 gives
+    ``q`` restricted to supp p (uniform on supp p without ``q``), alpha = 1 gives ``p``,
+    alpha = inf the ``q``-weighted uniform law on the argmax of ``p / q`` (of ``p``).
+
+    Returns an array of shape ``broadcast(batch, alpha.shape) + (M,)``.
+    """
+    a = _check_alpha(alpha, "escort")
+    p = require_distribution(p, "p", func="escort")
+    p = p / p.sum(axis=-1, keepdims=True)
+    m = p.shape[-1]
+    if q is None:
+        shape = np.broadcast_shapes(p.shape[:-1], a.shape)
+        w = np.broadcast_to(p, shape + (m,)).reshape(-1, m)
+        aa = np.broadcast_to(a, shape).reshape(-1)
+        with np.errstate(divide="ignore"):
+            r = _escort_rows(np.log(w), None, aa)
+        return r.reshape(shape + (m,))
+    p, q = _check_pair(p, q, "escort")
+    w, v, aa, shape = _broadcast(p, q, a)
+    bad = (aa[:, None] > 1) & (w > 0) & (v == 0)
+    require(not bool(np.any(bad)), "q", q, "be > 0 wherever p > 0 when alpha > 1 (else the tilted law has infinite mass)",
+            func="escort")
+    nothing = ~np.any((w > 0) & (v > 0), axis=-1)
+    require(not bool(np.any(nothing & (aa > 0))), "q", q, "share support with p (else the tilted law is empty)",
+            func="escort")
+    require(not bool(np.any(nothing & (aa == 0))), "q", q, "put mass on supp p (else the tilted law is empty)",
+            func="escort")
+    with np.errstate(divide="ignore"):
+        r = _escort_rows(np.log(w), np.log(v), aa)
+    return r.reshape(shape + (m,))
+
+
+def renyi_divergence_dalpha(p, q, alpha) -> np.ndarray | float:
+    r"""Derivative in alpha of ``D_alpha(P || Q)``: ``KL(r_alpha || P) / (alpha - 1)^2`` [rdml, Eq. (3), Remark 2].
+
+    ``r_alpha ∝ p^alpha q^(1-alpha)`` is the tilted law of :func:`escort`. At alpha = 1
+    the limit ``Var_P(log p/q) / 2`` is returned. Requires supp P ⊆ supp Q (so that
+    D_alpha is finite for all alpha) and alpha in (0, inf).
+    """
+    a = _check_alpha(alpha, "renyi_divergence_dalpha")
+    require(bool(np.all((a > 0) & np.isfinite(a))), "alpha", alpha, "lie in (0, inf)")
+    p, q = _check_pair(p, q, "renyi_divergence_dalpha")
+    require(not bool(np.any((p > 0) & (q == 0))), "q", q, "be > 0 wherever p > 0 (D_alpha finite for every alpha)")
+    w, v, aa, shape = _broadcast(p, q, a)
+    with np.errstate(divide="ignore"):
+        lw, lv = np.log(w), np.log(v)
+    r = _escort_rows(lw, lv, aa)
+    kl = _kl_rows(r, w)
+    with np.errstate(invalid="ignore"):
+        ell = np.where(w > 0, lw - lv, 0.0)
+    mean = (w * ell).sum(axis=-1)
+    var = (w * (ell - mean[:, None]) ** 2).sum(axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d = np.where(aa == 1, 0.5 * var, kl / (aa - 1.0) ** 2)
+    d = d.reshape(shape)
+    return float(d) if d.ndim == 0 else d
+
+
+def _grad_setup(p, z, alpha, func):
+    a = _check_alpha(alpha, func)
+    p = require_distribution(p, "p", func=func)
+    p = p / p.sum(axis=-1, keepdims=True)
+    z = np.asarray(z, dtype=float)
+    require(z.ndim >= 1 and z.shape[-1] == p.shape[-1], "z", z.shape, f"have {p.shape[-1]} classes like p", func=func)
+    require(bool(np.all(np.isfinite(z))), "z", z, "be finite (no NaN or inf)", func=func)
+    m = p.shape[-1]
+    shape = np.broadcast_shapes(p.shape[:-1], z.shape[:-1], a.shape)
+    w = np.broadcast_to(p, shape + (m,)).reshape(-1, m)
+    zz = np.broadcast_to(z, shape + (m,)).reshape(-1, m)
+    aa = np.broadcast_to(a, shape).reshape(-1)
+    lq = log_softmax(zz)
+    with np.errstate(divide="ignore"):
+        r = _escort_rows(np.log(w), lq, aa)
+    return np.exp(lq), r, aa, shape, m
+
+
+def renyi_grad_logits(p, z, alpha) -> np.ndarray:
+    r"""Gradient in the logits ``z`` of ``D_alpha(p || softmax(z))`` [rdml, Eqs. (2)-(3)].
+
+    Closed form ``softmax(z) - r_alpha`` with ``r_alpha ∝ p^alpha softmax(z)^(1-alpha)``
+    (:func:`escort`): alpha = 1 gives the KL gradient ``q - p``; alpha = 0 gives
+    ``q - q|supp p / Q(supp p)``; alpha = inf gives ``q - e_{argmax p/q}`` (a
+    ``q``-weighted average over ties, the alpha -> inf limit). ``softmax(z) > 0`` so
+    every order gives a finite gradient. Shape ``broadcast(batch, alpha.shape) + (M,)``.
+    """
+    q, r, aa, shape, m = _grad_setup(p, z, alpha, "renyi_grad_logits")
+    return (q - r).reshape(shape + (m,))
+
+
+def renyi_hessian_logits(p, z, alpha) -> np.ndarray:
+    r"""Hessian in ``z`` of ``D_alpha(p || softmax(z))`` [rdml, Eqs. (2)-(3)].
+
+    Closed form ``Cov_q - (1 - alpha) Cov_r`` with ``Cov_x = diag(x) - x x^T``,
+    ``q = softmax(z)``, ``r = r_alpha`` the tilted law. At alpha = inf it is ``Cov_q``
+    where the argmax of ``p / q`` is unique (D_inf is not twice differentiable at a tie:
+    ValueError). Shape ``broadcast(batch, alpha.shape) + (M, M)``.
+    """
+    q, r, aa, shape, m = _grad_setup(p, z, alpha, "renyi_hessian_logits")
+    inf = np.isinf(aa)
+    require(not bool(np.any(inf & (np.sum(r > 0, axis=-1) > 1))), "p", p,
+            "have a unique argmax of p/softmax(z) when alpha = inf (D_inf is not differentiable at a tie)")
+    cov_q = np.einsum("ni,ij->nij", q, np.eye(m)) - q[:, :, None] * q[:, None, :]
+    cov_r = np.einsum("ni,ij->nij", r, np.eye(m)) - r[:, :, None] * r[:, None, :]
+    coef = np.where(inf, 0.0, 1.0 - np.where(inf, 0.0, aa))
+    h = cov_q - coef[:, None, None] * cov_r
+    return h.reshape(shape + (m, m))
+
+
+# --------------------------------------------------------------------------- SymPy derivations
+
+
+def derive_kl_limit(m: int = 2):
+    """SymPy: the limit alpha -> 1 of Eq. (3) for ``m`` classes is ``sum p log(p/q)`` [rdml, Sec. 2.1].
+
+    Returns ``(limit, kl, difference)``: the limit computed by SymPy (with
+    ``p_m = 1 - sum(others)``, likewise q), the KL expression, and their simplified
+    difference (which is 0).
+    """
+    import sympy as sp
+
+    require(isinstance(m, int) and 2 <= m <= 3, "m", m, "be an integer in {2, 3}")
+    a = sp.Symbol("alpha", positive=True)
+    ps = list(sp.symbols(f"p1:{m}", positive=True))
+    qs = list(sp.symbols(f"q1:{m}", positive=True))
+    ps.append(1 - sum(ps))
+    qs.append(1 - sum(qs))
+    s = sum(pi ** a * qi ** (1 - a) for pi, qi in zip(ps, qs))
+    d = sp.log(s) / (a - 1)
+    lim = sp.limit(d, a, 1)
+    kl = sum(pi * sp.log(pi / qi) for pi, qi in zip(ps, qs))
+    diff = sp.simplify(sp.expand_log(lim - kl, force=True))
+    return lim, kl, diff
+
+
+def derive_alpha_derivative(m: int = 3):
+    """SymPy: ``d D_alpha / d alpha`` for ``m`` classes, and the claimed closed form ``KL(r_alpha||p)/(alpha-1)^2``.
+
+    Returns ``(symbols, derivative, closed_form)`` with ``symbols = (alpha, ps, qs)``
+    (positive, unconstrained weights; normalisation is imposed by the caller).
+    """
+    import sympy as sp
+
+    require(isinstance(m, int) and m >= 2, "m", m, "be an integer >= 2")
+    a = sp.Symbol("alpha", positive=True)
+    ps = sp.symbols(f"p1:{m + 1}", positive=True)
+    qs = sp.symbols(f"q1:{m + 1}", positive=True)
+    terms = [pi ** a * qi ** (1 - a) for pi, qi in zip(ps, qs)]
+    s = sum(terms)
+    d = sp.log(s) / (a - 1)
+    deriv = sp.diff(d, a)
+    r = [t / s for t in terms]
+    closed = sum(ri * sp.log(ri / pi) for ri, pi in zip(r, ps)) / (a - 1) ** 2
+    return (a, ps, qs), deriv, closed
+
+
+def derive_grad_logits(m: int = 3):
+    """SymPy: gradient and Hessian in z of ``D_alpha(p || softmax(z))`` for ``m`` classes [rdml, Eq. (3)].
+
+    Returns ``(symbols, d, grad, hess)`` with ``symbols = (alpha, ps, zs)``.
+    """
+    import sympy as sp
+
+    require(isinstance(m, int) and m >= 2, "m", m, "be an integer >= 2")
+    a = sp.Symbol("alpha", positive=True)
+    ps = sp.symbols(f"p1:{m + 1}", positive=True)
+    zs = sp.symbols(f"z1:{m + 1}", real=True)
+    den = sum(sp.exp(zi) for zi in zs)
+    qs = [sp.exp(zi) / den for zi in zs]
+    d = sp.log(sum(pi ** a * qi ** (1 - a) for pi, qi in zip(ps, qs))) / (a - 1)
+    grad = [sp.diff(d, zi) for zi in zs]
+    hess = [[sp.diff(g, zj) for zj in zs] for g in grad]
+    return (a, ps, zs), d, grad, hess
+
+
+def derive_hessian_logits(m: int = 3):
+    """SymPy: the Hessian of :func:`derive_grad_logits` (kept as its own name for discoverability)."""
+    syms, d, grad, hess = derive_grad_logits(m)
+    return syms, hess
