@@ -81,12 +81,58 @@ def _broadcast(p: np.ndarray, q: np.ndarray, a: np.ndarray):
 # --------------------------------------------------------------------------- the divergence
 
 
-def _kl_rows(w: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """KL(w || q) per row as a sum of non-negative terms w log(w/q) - w + q (both rows sum to 1)."""
-    sp, sq = w > 0, q > 0
+# Series coefficients: phi(d) = (1+d) log1p(d) - d = sum_{k>=2} (-1)^k d^k / (k (k-1)),
+# h(y) = (expm1(y) - y) / y = sum_{k>=1} y^k / (k+1)!  (used below |d|, |y| < 0.1).
+_PHI_COEF = np.array([(-1.0) ** k / (k * (k - 1)) for k in range(2, 20)])
+_H_COEF = np.array([1.0 / np.prod(np.arange(1.0, k + 2)) for k in range(1, 14)])
+_SERIES_CUT = 0.1
+
+
+def _phi(d: np.ndarray) -> np.ndarray:
+    """(1 + d) log1p(d) - d >= 0 for d >= -1, without cancellation near d = 0."""
+    d = np.asarray(d, dtype=float)
+    small = np.abs(d) < _SERIES_CUT
+    ds = np.where(small, d, 0.0)
+    ser = np.zeros_like(ds)
+    for c in _PHI_COEF[::-1]:
+        ser = (ser + c) * ds
+    ser = ser * ds
+    dl = np.where(small, 0.0, d)
     with np.errstate(divide="ignore", invalid="ignore"):
-        t = np.where(sp & sq, w * (np.log(w) - np.log(q)) - w + q, 0.0)
-    t = np.where(~sp, q, t)
+        direct = np.where(dl <= -1.0, 1.0, (1.0 + dl) * np.log1p(dl) - dl)
+    return np.where(small, ser, direct)
+
+
+def _h(y: np.ndarray) -> np.ndarray:
+    """(expm1(y) - y) / y (value 0 at y = 0), without cancellation near y = 0; y <= 700."""
+    y = np.asarray(y, dtype=float)
+    small = np.abs(y) < _SERIES_CUT
+    ys = np.where(small, y, 0.0)
+    ser = np.zeros_like(ys)
+    for c in _H_COEF[::-1]:
+        ser = (ser + c) * ys
+    yl = np.where(small, 1.0, y)
+    direct = (np.expm1(yl) - yl) / yl
+    return np.where(small, ser, direct)
+
+
+def _log_ratio(w: np.ndarray, q: np.ndarray, overlap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(d, ell) on the overlap: d = w/q - 1 and ell = log(w/q), accurate when w is close to q."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        qs = np.where(overlap, q, 1.0)
+        ws = np.where(overlap, w, 1.0)
+        d = (ws - qs) / qs
+        near = np.abs(ws - qs) <= 0.5 * qs
+        ell = np.where(near, np.log1p(np.where(near, d, 0.0)), np.log(ws) - np.log(qs))
+    return np.where(overlap, d, 0.0), np.where(overlap, ell, 0.0)
+
+
+def _kl_rows(w: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """KL(w || q) per row as a sum of non-negative terms q phi(w/q - 1) (q where w = 0); rows sum to 1."""
+    sp, sq = w > 0, q > 0
+    overlap = sp & sq
+    d, _ = _log_ratio(w, q, overlap)
+    t = np.where(overlap, q * _phi(d), np.where(sp, 0.0, q))
     out = t.sum(axis=-1)
     return np.where(np.any(sp & ~sq, axis=-1), np.inf, out)
 
@@ -95,6 +141,13 @@ def _renyi_rows(w: np.ndarray, q: np.ndarray, a: np.ndarray, eps: np.ndarray | N
     """Rényi divergence per row for normalised rows w, q and orders a (all arrays aligned).
 
     ``eps`` is ``a - 1`` when known more accurately than the rounded difference.
+
+    For a in [1/2, inf) the divergence is ``log1p(eps B) / eps`` with
+    ``B = sum_i b_i`` a sum of non-negative terms, ``b_i = (x^a - 1 - a (x - 1)) q_i / eps``
+    (x = p_i/q_i; weighted AM-GM makes every term >= 0), written as
+    ``q_i [phi(x - 1) + x ell h(eps ell)]`` so that nothing cancels near x = 1 or a = 1;
+    when |log sum p^a q^(1-a)| > 1/2 the plain log-sum-exp is used. For a in (0, 1/2)
+    skew symmetry ``D_a(P||Q) = a/(1-a) D_{1-a}(Q||P)`` keeps the accuracy as a -> 0.
     """
     if eps is None:
         with np.errstate(invalid="ignore"):
@@ -104,10 +157,9 @@ def _renyi_rows(w: np.ndarray, q: np.ndarray, a: np.ndarray, eps: np.ndarray | N
     sp, sq = w > 0, q > 0
     overlap = sp & sq
     missing = np.any(sp & ~sq, axis=-1)  # p puts mass where q has none
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+    d, ell = _log_ratio(w, q, overlap)
+    with np.errstate(divide="ignore"):
         lw = np.where(sp, np.log(np.where(sp, w, 1.0)), -np.inf)
-        lq = np.where(sq, np.log(np.where(sq, q, 1.0)), -np.inf)
-        ell = np.where(overlap, lw - lq, 0.0)  # log-likelihood ratio on the common support
 
     # alpha = 0: -log Q(supp P)
     i0 = a == 0
@@ -117,10 +169,6 @@ def _renyi_rows(w: np.ndarray, q: np.ndarray, a: np.ndarray, eps: np.ndarray | N
         with np.errstate(divide="ignore"):
             d0 = np.where(off < 0.5, -np.log1p(-off), -np.log(on))
         out[i0] = np.where(on <= 0, np.inf, np.maximum(d0, 0.0))
-    # alpha = 1: KL
-    i1 = a == 1
-    if np.any(i1):
-        out[i1] = _kl_rows(w[i1], q[i1])
     # alpha = inf: log max likelihood ratio
     iinf = np.isinf(a)
     if np.any(iinf):
@@ -131,10 +179,10 @@ def _renyi_rows(w: np.ndarray, q: np.ndarray, a: np.ndarray, eps: np.ndarray | N
     if np.any(ismall):
         aa = a[ismall]
         out[ismall] = aa / (1.0 - aa) * _renyi_rows(q[ismall], w[ismall], 1.0 - aa, -aa)
-    # alpha in [1/2, 1) or (1, inf)
-    igen = (a >= 0.5) & (a != 1) & np.isfinite(a)
+    # alpha in [1/2, inf), including alpha = 1 (eps = 0: the KL divergence)
+    igen = (a >= 0.5) & np.isfinite(a)
     if np.any(igen):
-        W, Q, L, O = w[igen], q[igen], ell[igen], overlap[igen]
+        W, Q, L, O, Dl = w[igen], q[igen], ell[igen], overlap[igen], d[igen]
         eps = eps[igen]
         E = eps[:, None]
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -144,21 +192,25 @@ def _renyi_rows(w: np.ndarray, q: np.ndarray, a: np.ndarray, eps: np.ndarray | N
             safe_top = np.where(np.isfinite(top), top, 0.0)
             lse = safe_top + np.log(np.exp(logterms - safe_top[:, None]).sum(axis=-1))
             lse = np.where(np.isfinite(top), lse, top)
-            # the same quantity as log1p(A), A a sum of terms of one sign:
-            #   w^a q^(1-a) - a w - (1-a) q  (<= 0 for a < 1, >= 0 for a > 1, weighted AM-GM)
-            x = E * L
-            big = x > 700.0
-            wexpm1 = np.where(big, np.exp(np.where(big, logterms, 0.0)) - W, W * np.expm1(np.where(big, 0.0, x)))
-            t = np.where(O, wexpm1 - E * (W - Q), 0.0)
-            t = np.where(~O & (W > 0), -(1.0 + E) * W, t)   # p > 0 = q (a < 1): w^a q^(1-a) = 0
-            t = np.where(W == 0, E * Q, t)                   # p = 0: the term is -(1-a) q
-            A = t.sum(axis=-1)
-            small = np.abs(lse) <= 0.5
-            logsum = np.where(small, np.log1p(np.where(small, A, 0.0)), lse)
-            d = logsum / eps
-        d = np.where((eps > 0) & missing[igen], np.inf, d)
-        d = np.where((eps < 0) & ~np.any(O, axis=-1), np.inf, d)  # disjoint supports
-        out[igen] = np.maximum(d, 0.0)
+            y = E * L
+            big = y > 700.0
+            x = np.where(O, W / np.where(O, Q, 1.0), 0.0)
+            b_near = Q * (_phi(Dl) + x * L * _h(np.where(big, 0.0, y)))
+            safeE = np.where(E == 0, 1.0, E)
+            b_big = (np.exp(np.where(big, logterms, 0.0)) - W) / safeE - (W - Q)
+            b = np.where(big, b_big, b_near)
+            b = np.where(O, b, 0.0)
+            b = np.where(~O & (W > 0), (1.0 + E) * W / np.where(E == 0, -1.0, -E), b)  # q = 0 < p, a < 1
+            b = np.where(W == 0, Q, b)                                                  # p = 0
+            B = b.sum(axis=-1)
+            t = eps * B
+            factor = np.where(t == 0, 1.0, np.log1p(np.where(t == 0, 0.0, t)) / np.where(t == 0, 1.0, t))
+            near_val = B * factor
+            use_lse = (np.abs(lse) > 0.5) & (eps != 0)
+            dv = np.where(use_lse, lse / np.where(eps == 0, 1.0, eps), near_val)
+        dv = np.where((eps >= 0) & missing[igen], np.inf, dv)
+        dv = np.where((eps < 0) & ~np.any(O, axis=-1), np.inf, dv)  # disjoint supports
+        out[igen] = np.maximum(dv, 0.0)
     return out
 
 
