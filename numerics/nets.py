@@ -49,7 +49,7 @@ from theory._checks import require, require_finite, require_in, require_positive
 
 METHODS = ("kd", "linearized", "unbiased")
 COMPRESSORS = ("fixed_mask", "randk", "bernoulli")
-RECORDS = ("running", "full", "val", "variance", "alignment")
+RECORDS = ("running", "full", "full_avg", "val", "variance", "alignment")
 
 
 # --------------------------------------------------------------------------- data
@@ -329,10 +329,11 @@ def _directions(net, x, theta, Xb, Yb, lams, method, full_teacher_grad, want_bot
     """Update direction(s) on one batch; ``Xb`` (R or 1, B, d), ``Yb`` (R or 1, B, K), ``lams`` (R, 1, 1)."""
     B = Yb.shape[1]
     z, cache = _forward(net, x, Xb)
-    p = _softmax(z)
+    ls = _log_softmax(z)
+    p = np.exp(ls)
     zt, cache_t = _forward(net, theta, Xb)
     pt = _softmax(zt)
-    out = {"z": z}
+    out = {"loss": -(Yb * ls).sum(axis=-1).mean(axis=-1)}
     if method == "kd" or want_both:
         T = (1 - lams) * Yb + lams * pt
         out["kd"] = _backward(net, x, cache, (p - T) / B)
@@ -377,7 +378,9 @@ class TrainResult:
 
     ``running_loss``: mean of the student's minibatch CE against the true labels over the epoch (the
     paper's metric, measured before each update); ``full_loss`` / ``val_loss``: full-batch train /
-    validation CE at the end of each epoch; ``variance``: per-sample variance (1/n) sum ||g_n - g||^2 of
+    validation CE at the end of each epoch; ``full_avg_loss``: full-batch train CE averaged over
+    ``variance_points`` evenly spaced iterates of the epoch (the noise-free counterpart of the running
+    metric; under reshuffling the end-of-epoch iterate is systematically better); ``variance``: per-sample variance (1/n) sum ||g_n - g||^2 of
     the update direction over the whole training set, averaged over ``variance_points`` iterations of the
     epoch (the variance of a size-B minibatch direction is this times (n-B)/(B(n-1))); ``cosine``,
     ``distance``, ``snr``: epoch means of cos(g_kd, g_lin), ||g_kd - g_lin|| and ||g_kd - g_lin|| / ||g_kd||
@@ -388,6 +391,7 @@ class TrainResult:
     lams: np.ndarray
     running_loss: np.ndarray
     full_loss: np.ndarray | None = None
+    full_avg_loss: np.ndarray | None = None
     val_loss: np.ndarray | None = None
     variance: np.ndarray | None = None
     cosine: np.ndarray | None = None
@@ -402,6 +406,11 @@ def _direction_variance(net, x, theta, X, Y, lams, method):
     p = _softmax(z)
     zt, cache_t = _forward(net, theta, X)
     pt = _softmax(zt)
+    if net.hidden == 0:  # d_n = [a_n; 1] (x) r_n with one residual r_n for (4), (5) and (16) alike
+        r = p - ((1 - lams) * Y + lams * pt)
+        sq = ((X ** 2).sum(axis=2) + 1.0) * (r ** 2).sum(axis=2)
+        mean = _backward(net, x, cache, r / X.shape[1])
+        return sq.mean(axis=1) - (mean ** 2).sum(axis=1)
     if method == "kd":
         G = _per_sample_grads(net, x, cache, p - ((1 - lams) * Y + lams * pt))
     else:  # (16) differs from (5) by a constant shift: same variance
@@ -411,11 +420,11 @@ def _direction_variance(net, x, theta, X, Y, lams, method):
 
 
 @np.errstate(over="ignore", invalid="ignore")  # divergence is detected and raised below
-def train(data: Dataset, net: Net, *, lam=0.0, teacher=None, method: str = "linearized", lr: float = 0.05,
+def train(data: Dataset, net: Net, *, lam=0.0, teacher=None, method: str = "linearized", lr=0.05,
           batch_size: int = 10, epochs: int = 10, seed: int = 0, replicas: int | None = None,
-          common_batches: bool = True, init=None, weight_decay: float = 0.0, density: float = 1.0,
+          common_batches: bool = True, init=None, weight_decay: float = 0.0, density=1.0,
           compressor: str = "fixed_mask", record: tuple = ("running", "full"),
-          variance_points: int = 4) -> TrainResult:
+          variance_points: int = 4, sampling: str = "reshuffle") -> TrainResult:
     """SGD with self-distillation for R students at once [kd, Alg. 1 with one teacher; Eqs. (7), (16), (18)].
 
     Parameters
@@ -427,14 +436,23 @@ def train(data: Dataset, net: Net, *, lam=0.0, teacher=None, method: str = "line
     method : "kd" | "linearized" | "unbiased"
         Exact gradient of (4), approximation (5) (= Eq. (7)), or bias-corrected (16).
     replicas : int, optional
-        Number of students R (default: the number of lams). Replicas share the minibatch order
-        when ``common_batches`` (common random numbers across lams), otherwise each draws its own.
+        Number of students R (default: the number of lams). Replicas share the minibatch order and
+        the compression draws when ``common_batches`` (common random numbers across lams), otherwise
+        each draws its own.
     init : None | array (P,) | array (R, P)
         Start; ``None`` draws ``net.init`` from ``seed`` (one start shared by all replicas).
-    density : float in (0, 1]
+    lr : float or array (R,)
+        Constant step size gamma (one per replica if an array).
+    density : float or array (R,) in (0, 1]
         Fraction of parameters the compressed student keeps, with ``compressor`` (see module doc).
+        Under common random numbers the fixed masks are nested: one random ranking of the parameters,
+        replica r keeping its round(density_r P) first.
     record : tuple of "running", "full", "val", "variance", "alignment"
         What to measure per epoch (see :class:`TrainResult`).
+    sampling : "reshuffle" | "replacement"
+        Minibatches from a fresh permutation each epoch (what deep-learning loaders do, and the
+        paper's experiments), or drawn i.i.d. with replacement (the xi ~ D of the analysis, Eq. (7)).
+        An epoch is n // batch_size steps either way.
 
     Raises ``FloatingPointError`` naming the epoch and step if the loss or parameters stop being finite.
     """
@@ -444,11 +462,17 @@ def train(data: Dataset, net: Net, *, lam=0.0, teacher=None, method: str = "line
     require(data.n_features == net.n_features and data.n_classes == net.n_classes, "net", net,
             f"match the data ({data.n_features} features, {data.n_classes} classes)", func=func)
     require(method in METHODS, "method", method, f"be one of {METHODS}", func=func)
+    require(sampling in ("reshuffle", "replacement"), "sampling", sampling, "be 'reshuffle' or 'replacement'",
+            func=func)
     require(compressor in COMPRESSORS, "compressor", compressor, f"be one of {COMPRESSORS}", func=func)
     require(all(r in RECORDS for r in record), "record", record, f"contain only {RECORDS}", func=func)
-    require_positive(lr, "lr", func=func)
+    lrs = np.atleast_1d(np.asarray(lr, dtype=float))
+    require(lrs.ndim == 1 and bool(np.all(np.isfinite(lrs) & (lrs > 0))), "lr", lr,
+            "be > 0 (a scalar or a 1-d array)", func=func)
     require_positive(weight_decay, "weight_decay", strict=False, func=func)
-    require_in(density, "density", 0.0, 1.0, closed="right", func=func)
+    dens = np.atleast_1d(np.asarray(density, dtype=float))
+    require(dens.ndim == 1 and bool(np.all(np.isfinite(dens) & (dens > 0) & (dens <= 1))), "density", density,
+            "lie in (0, 1] (a scalar or a 1-d array)", func=func)
     n = data.n_train
     require(isinstance(batch_size, (int, np.integer)) and 1 <= batch_size <= n, "batch_size", batch_size,
             f"be an integer in [1, {n}]", func=func)
@@ -457,10 +481,12 @@ def train(data: Dataset, net: Net, *, lam=0.0, teacher=None, method: str = "line
     require(isinstance(variance_points, (int, np.integer)) and variance_points >= 1, "variance_points",
             variance_points, "be an integer >= 1", func=func)
     lams = _check_lams(lam, None, func)
-    R = int(replicas) if replicas is not None else lams.size
-    require(R >= 1 and lams.size in (1, R), "replicas", replicas, f"be >= 1 and match lam ({lams.size} entries)",
-            func=func)
+    R = int(replicas) if replicas is not None else max(lams.size, lrs.size, dens.size)
+    require(R >= 1 and all(a.size in (1, R) for a in (lams, lrs, dens)), "replicas", replicas,
+            f"be >= 1 and match the lengths of lam, lr, density ({lams.size}, {lrs.size}, {dens.size})", func=func)
     lams = np.broadcast_to(lams, (R,)).copy()
+    lrs = np.broadcast_to(lrs, (R,))[:, None]
+    dens = np.broadcast_to(dens, (R,)).copy()
     if teacher is None:
         require(bool(np.all(lams == 0)), "teacher", None, "be given when lam > 0", func=func)
         theta = np.zeros((R, net.n_params))
@@ -474,19 +500,18 @@ def train(data: Dataset, net: Net, *, lam=0.0, teacher=None, method: str = "line
         x = np.broadcast_to(_as_params(net, init, "init", func), (R, net.n_params)).copy()
 
     P = net.n_params
+    n_orders = 1 if common_batches else R
     mask = None
-    if density < 1.0:
-        k = max(1, int(round(density * P)))
-        if compressor == "fixed_mask":
-            mask = np.zeros((R, P))
-            for r in range(R):
-                mask[r, rng.choice(P, k, replace=False)] = 1.0
-            x *= mask
+    compress = bool(np.any(dens < 1.0))
+    k = np.maximum(1, np.round(dens * P)).astype(int)[:, None]
+    if compress and compressor == "fixed_mask":  # nested masks under common random numbers
+        ranks = np.argsort(np.argsort(rng.random((n_orders, P)), axis=1), axis=1)
+        mask = (ranks < k).astype(float)
+        x *= mask
 
     X, Y = data.X_train, _onehot(data.y_train, net.n_classes)
     X3, Y3 = X[None], Y[None]
     n_iter = n // batch_size
-    n_orders = 1 if common_batches else R
     lam3 = lams[:, None, None]
     full_teacher_grad = None
     if method == "unbiased":
@@ -495,18 +520,24 @@ def train(data: Dataset, net: Net, *, lam=0.0, teacher=None, method: str = "line
     want_align = "alignment" in record
     var_at = set(np.linspace(0, n_iter - 1, variance_points).round().astype(int).tolist())
 
-    out = {k: np.zeros((R, epochs)) for k in ("running", "full", "val", "variance", "cosine", "distance", "snr")}
+    out = {k: np.zeros((R, epochs)) for k in ("running", "full", "full_avg", "val", "variance", "cosine",
+                                               "distance", "snr")}
     initial = _cross_entropy(_forward(net, x, X3)[0], Y3) if "full" in record else None
     for e in range(epochs):
-        orders = np.stack([rng.permutation(n)[:n_iter * batch_size] for _ in range(n_orders)])
+        if sampling == "reshuffle":
+            orders = np.stack([rng.permutation(n)[:n_iter * batch_size] for _ in range(n_orders)])
+        else:
+            orders = rng.integers(0, n, (n_orders, n_iter * batch_size))
         orders = orders.reshape(n_orders, n_iter, batch_size)
         for it in range(n_iter):
             idx = orders[:, it]
             Xb, Yb = X[idx], Y[idx]
+            if "full_avg" in record and it in var_at:
+                out["full_avg"][:, e] += _cross_entropy(_forward(net, x, X3)[0], Y3) / len(var_at)
             if "variance" in record and it in var_at:
                 out["variance"][:, e] += _direction_variance(net, x, theta, X3, Y3, lam3, method) / len(var_at)
             d = _directions(net, x, theta, Xb, Yb, lam3, method, full_teacher_grad, want_both=want_align)
-            loss = _cross_entropy(d["z"], Yb)
+            loss = d["loss"]
             if not np.all(np.isfinite(loss)):
                 raise FloatingPointError(f"train: loss diverged at epoch {e}, step {it} "
                                          f"(replicas {np.flatnonzero(~np.isfinite(loss)).tolist()})")
@@ -521,16 +552,15 @@ def train(data: Dataset, net: Net, *, lam=0.0, teacher=None, method: str = "line
             g = d[method]
             if weight_decay:
                 g = g + weight_decay * x
-            x = x - lr * g
+            x = x - lrs * g
             if mask is not None:
                 x *= mask
-            elif density < 1.0:
+            elif compress:  # Eq. (18): unbiased compressor applied to the new iterate
+                u = rng.random((n_orders, P))
                 if compressor == "randk":
-                    keep = np.zeros((R, P))
-                    cols = np.argsort(rng.random((R, P)), axis=1)[:, :k]
-                    np.put_along_axis(keep, cols, P / k, axis=1)
+                    keep = (np.argsort(np.argsort(u, axis=1), axis=1) < k) * (P / k)
                 else:
-                    keep = (rng.random((R, P)) < density) / density
+                    keep = (u < dens[:, None]) / dens[:, None]
                 x = x * keep
         if not np.all(np.isfinite(x)):
             raise FloatingPointError(f"train: parameters diverged in epoch {e}")
@@ -542,6 +572,7 @@ def train(data: Dataset, net: Net, *, lam=0.0, teacher=None, method: str = "line
     return TrainResult(
         params=x, lams=lams, running_loss=out["running"],
         full_loss=out["full"] if "full" in record else None,
+        full_avg_loss=out["full_avg"] if "full_avg" in record else None,
         val_loss=out["val"] if "val" in record else None,
         variance=out["variance"] if "variance" in record else None,
         cosine=out["cosine"] if want_align else None,
