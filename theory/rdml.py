@@ -166,7 +166,7 @@ def _renyi_rows(w: np.ndarray, q: np.ndarray, a: np.ndarray, eps: np.ndarray | N
     if np.any(i0):
         off = np.where(sp[i0], 0.0, q[i0]).sum(axis=-1)   # Q outside supp P
         on = np.where(sp[i0], q[i0], 0.0).sum(axis=-1)    # Q on supp P
-        with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"):
             d0 = np.where(off < 0.5, -np.log1p(-off), -np.log(on))
         out[i0] = np.where(on <= 0, np.inf, np.maximum(d0, 0.0))
     # alpha = inf: log max likelihood ratio
