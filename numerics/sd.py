@@ -1,0 +1,516 @@
+r"""Exact spectral engine for kernel self-distillation [sd].
+
+Self-distillation with the regularised fit of [sd, Eq. (18)] is diagonal in the eigenbasis
+of the Gram matrix ``G = V^T D V`` (Eqs. 19, 30-36): diagonalise once (``O(K^3)``), then each
+round costs ``O(K)``:
+
+* the multiplier ``c_t`` (fixed, or in the paper's constrained form the unique root of the
+  increasing function ``sum_k z_k^2 (c / (c + d_k))^2 = K eps``, Eq. 21) is found by a
+  safeguarded Newton iteration inside the bracket of Eq. (25) with the corrected threshold
+  ``sqrt(K eps)`` (``theory.sd.c_bounds_corrected``), to machine precision;
+* the labels of the next round are a diagonal rescaling ``z_{t+1} = (1 - w) A_t z_t + w z_0``,
+  ``A_t = D (c_t I + D)^{-1}`` (Eqs. 30-31), ``w`` the ground-truth weight (0 in the paper).
+
+A round whose labels satisfy ``mean(y_t^2) <= eps`` has collapsed (its solution is the zero
+function, ``c_t = inf``): the run stops there and reports the round.
+
+Public entry points: :func:`kernel_self_distillation` (one problem, everything per round),
+:func:`spectral_rounds` (many problems given directly in the eigenbasis, the hot loop of
+the adversarial searches of ``verify.sd``) and :func:`kernel_self_distillation_reference`
+(direct linear solves, no eigenbasis: the reference the engine is held to).
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cached_property
+
+import numpy as np
+from numba import njit, prange
+
+from numerics.bench import BenchCase, benchmark
+from theory._checks import require, require_finite, require_in
+
+OK, COLLAPSED, INFEASIBLE = 0, 1, 2
+_ULP = 2.220446049250313e-16
+
+
+# ---------------------------------------------------------------------------------------------
+# kernels: one problem in the eigenbasis, and a batch of problems (prange over problems)
+# ---------------------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _f_df(d, z2, c, target):
+    f = 0.0
+    df = 0.0
+    for k in range(d.shape[0]):
+        inv = 1.0 / (c + d[k])
+        r = c * inv
+        f += z2[k] * r * r
+        df += z2[k] * r * d[k] * inv * inv
+    return f - target, 2.0 * df
+
+
+@njit(cache=True)
+def _solve_c(d, z2, target, d_min, d_max, c_prev):
+    """Root c > 0 of sum z2 (c/(c+d))^2 = target; returns -1 if infeasible (null-space energy too large)."""
+    total = 0.0
+    null = 0.0
+    for k in range(d.shape[0]):
+        total += z2[k]
+        if d[k] == 0.0:
+            null += z2[k]
+    if null > target:
+        return -1.0
+    if null == target:
+        return 0.0
+    s = math.sqrt(target / total)
+    lo = d_min * s / (1.0 - s)          # corrected Eq. (25)
+    hi = d_max * s / (1.0 - s)
+    f_lo, _ = _f_df(d, z2, lo, target) if lo > 0.0 else (null - target, 0.0)
+    while f_lo > 0.0 and lo > 0.0:      # rounding safety: widen the bracket
+        lo *= 0.5
+        f_lo, _ = _f_df(d, z2, lo, target)
+    f_hi, _ = _f_df(d, z2, hi, target)
+    while f_hi < 0.0:
+        hi *= 2.0
+        f_hi, _ = _f_df(d, z2, hi, target)
+    if f_lo == 0.0 and lo > 0.0:
+        return lo
+    if f_hi == 0.0:
+        return hi
+    c = math.sqrt(lo * hi) if lo > 0.0 else 0.5 * hi
+    if lo < c_prev < hi:                 # warm start from the previous round
+        c = c_prev
+    for _ in range(200):
+        f, df = _f_df(d, z2, c, target)
+        if f == 0.0:
+            return c
+        if f < 0.0:
+            lo = c
+        else:
+            hi = c
+        cn = c - f / df if df > 0.0 else -1.0
+        if not (lo < cn < hi):
+            cn = math.sqrt(lo * hi) if lo > 0.0 else 0.5 * (lo + hi)
+        if abs(cn - c) <= 2.0 * _ULP * c or hi - lo <= 2.0 * _ULP * hi:
+            return cn
+        c = cn
+    return c
+
+
+@njit(cache=True)
+def _rounds_kernel(d, z0, rounds, c_fixed, target, w, c_out, norms, z_last):
+    """Fill c_out[:n], norms[:n+1] (||z_t||) for one problem; returns (n_done, status). target = K*eps (< 0: fixed c)."""
+    K = d.shape[0]
+    z = z0.copy()
+    z2 = np.empty(K)
+    d_min = np.inf
+    d_max = 0.0
+    for k in range(K):
+        if d[k] > 0.0 and d[k] < d_min:
+            d_min = d[k]
+        if d[k] > d_max:
+            d_max = d[k]
+    if d_min == np.inf:
+        d_min = 0.0
+    has_null = False
+    for k in range(K):
+        if d[k] == 0.0:
+            has_null = True
+    lo_d = 0.0 if has_null else d_min
+    c = -1.0
+    for t in range(rounds):
+        norm2 = 0.0
+        for k in range(K):
+            z2[k] = z[k] * z[k]
+            norm2 += z2[k]
+        norms[t] = math.sqrt(norm2)
+        if target >= 0.0:
+            if norm2 <= target:
+                for k in range(K):
+                    z_last[k] = z[k]
+                return t, COLLAPSED
+            c = _solve_c(d, z2, target, lo_d, d_max, c)
+            if c < 0.0:
+                for k in range(K):
+                    z_last[k] = z[k]
+                return t, INFEASIBLE
+        else:
+            c = c_fixed
+        c_out[t] = c
+        for k in range(K):
+            a = d[k] / (c + d[k]) if d[k] > 0.0 else 0.0
+            z[k] = (1.0 - w) * a * z[k] + w * z0[k]
+    norm2 = 0.0
+    for k in range(K):
+        z_last[k] = z[k]
+        norm2 += z[k] * z[k]
+    norms[rounds] = math.sqrt(norm2)
+    return rounds, OK
+
+
+@njit(cache=True, parallel=True)
+def _batch_kernel(d, z0, rounds, c_fixed, target, w, c_out, norms, z_last, n_done, status):
+    for i in prange(d.shape[0]):
+        n, s = _rounds_kernel(d[i], z0[i], rounds, c_fixed[i], target[i], w, c_out[i], norms[i], z_last[i])
+        n_done[i] = n
+        status[i] = s
+
+
+def _solve_c_numpy(d, z2, target, d_min, d_max, c_prev):
+    null = float(np.sum(z2[d == 0.0]))
+    if null > target:
+        return -1.0
+    if null == target:
+        return 0.0
+
+    def fdf(c):
+        inv = 1.0 / (c + d)
+        r = c * inv
+        return float(np.sum(z2 * r * r)) - target, 2.0 * float(np.sum(z2 * r * d * inv * inv))
+
+    s = math.sqrt(target / float(np.sum(z2)))
+    lo, hi = d_min * s / (1.0 - s), d_max * s / (1.0 - s)
+    f_lo = fdf(lo)[0] if lo > 0.0 else null - target
+    while f_lo > 0.0 and lo > 0.0:
+        lo *= 0.5
+        f_lo = fdf(lo)[0]
+    f_hi = fdf(hi)[0]
+    while f_hi < 0.0:
+        hi *= 2.0
+        f_hi = fdf(hi)[0]
+    if f_lo == 0.0 and lo > 0.0:
+        return lo
+    if f_hi == 0.0:
+        return hi
+    c = math.sqrt(lo * hi) if lo > 0.0 else 0.5 * hi
+    if lo < c_prev < hi:
+        c = c_prev
+    for _ in range(200):
+        f, df = fdf(c)
+        if f == 0.0:
+            return c
+        if f < 0.0:
+            lo = c
+        else:
+            hi = c
+        cn = c - f / df if df > 0.0 else -1.0
+        if not (lo < cn < hi):
+            cn = math.sqrt(lo * hi) if lo > 0.0 else 0.5 * (lo + hi)
+        if abs(cn - c) <= 2.0 * _ULP * c or hi - lo <= 2.0 * _ULP * hi:
+            return cn
+        c = cn
+    return c
+
+
+def _rounds_numpy(d, z0, rounds, c_fixed, target, w, c_out, norms, z_last):
+    """NumPy twin of :func:`_rounds_kernel` (same algorithm, vectorised over K)."""
+    z = z0.copy()
+    pos = d[d > 0.0]
+    d_max = float(d.max()) if d.size else 0.0
+    lo_d = 0.0 if (pos.size < d.size) else float(pos.min())
+    c = -1.0
+    for t in range(rounds):
+        z2 = z * z
+        norm2 = float(np.sum(z2))
+        norms[t] = math.sqrt(norm2)
+        if target >= 0.0:
+            if norm2 <= target:
+                z_last[:] = z
+                return t, COLLAPSED
+            c = _solve_c_numpy(d, z2, target, lo_d, d_max, c)
+            if c < 0.0:
+                z_last[:] = z
+                return t, INFEASIBLE
+        else:
+            c = c_fixed
+        c_out[t] = c
+        a = np.where(d > 0.0, d / (c + d), 0.0)
+        z = (1.0 - w) * a * z + w * z0
+    z_last[:] = z
+    norms[rounds] = math.sqrt(float(np.sum(z * z)))
+    return rounds, OK
+
+
+# ---------------------------------------------------------------------------------------------
+# public: many problems in the eigenbasis
+# ---------------------------------------------------------------------------------------------
+
+
+def _check_mode(c, eps, func):
+    require((c is None) != (eps is None), "c/eps", (c, eps), "give exactly one of c (fixed) or eps (constrained)",
+            func=func)
+    if c is not None:
+        require(np.all(np.isfinite(np.asarray(c, float))) and np.all(np.asarray(c, float) >= 0), "c", c, "be >= 0",
+                func=func)
+    if eps is not None:
+        require(np.all(np.isfinite(np.asarray(eps, float))) and np.all(np.asarray(eps, float) > 0), "eps", eps,
+                "be > 0", func=func)
+
+
+def spectral_rounds(d, z0, rounds: int, *, c=None, eps=None, ground_truth_weight: float = 0.0,
+                    backend: str = "numba") -> dict:
+    r"""Self-distillation rounds for one or many problems given in the eigenbasis [sd, Eqs. (21), (35)].
+
+    ``d``: eigenvalues of ``G`` (``(K,)`` or ``(n, K)``, >= 0; zeros are null directions, never
+    fitted); ``z0 = V y0`` of the same shape; ``c`` or ``eps`` a scalar or one value per problem.
+    Returns ``c`` (``(n, rounds)``, ``inf`` from the collapsed round on), ``n_done`` (rounds
+    run), ``collapsed`` (bool), ``z_last`` (labels of round ``n_done`` in the eigenbasis) and
+    ``norms`` (``(n, rounds + 1)`` label norms ``||z_t||``, 0 after a collapse).
+    Raises ``ValueError`` if the constraint cannot be met (label energy in the null space of
+    ``G`` above ``K eps``).
+    """
+    func = "spectral_rounds"
+    require(backend in ("numba", "numpy"), "backend", backend, "be 'numba' or 'numpy'", func=func)
+    d = require_finite(d, "d", func=func)
+    z0 = require_finite(z0, "z0", func=func)
+    single = d.ndim == 1
+    d2, z2 = np.atleast_2d(d).astype(float), np.atleast_2d(z0).astype(float)
+    require(d2.ndim == 2 and d2.shape == z2.shape and d2.shape[1] >= 1, "z0", z0.shape,
+            f"have the shape of d {d.shape}", func=func)
+    require(bool(np.all(d2 >= 0)), "d", d, "be >= 0 (G positive semi-definite)", func=func)
+    require(bool(np.all(d2.max(axis=1) > 0)), "d", d, "have a positive entry in every problem", func=func)
+    require(isinstance(rounds, (int, np.integer)) and rounds >= 1, "rounds", rounds, "be an integer >= 1", func=func)
+    w = require_in(ground_truth_weight, "ground_truth_weight", 0.0, 1.0, func=func)
+    _check_mode(c, eps, func)
+    n, K = d2.shape
+    if eps is not None:
+        target = np.broadcast_to(np.asarray(eps, float) * K, (n,)).copy()
+        c_fixed = np.zeros(n)
+    else:
+        target = -np.ones(n)
+        c_fixed = np.broadcast_to(np.asarray(c, float), (n,)).copy()
+    c_out = np.full((n, rounds), np.inf)
+    norms = np.zeros((n, rounds + 1))
+    z_last = np.zeros((n, K))
+    n_done = np.zeros(n, dtype=np.int64)
+    status = np.zeros(n, dtype=np.int64)
+    d2, z2 = np.ascontiguousarray(d2), np.ascontiguousarray(z2)
+    if backend == "numba":
+        _batch_kernel(d2, z2, int(rounds), c_fixed, target, w, c_out, norms, z_last, n_done, status)
+    else:
+        for i in range(n):
+            n_done[i], status[i] = _rounds_numpy(d2[i], z2[i], int(rounds), c_fixed[i], target[i], w,
+                                                 c_out[i], norms[i], z_last[i])
+    bad = np.flatnonzero(status == INFEASIBLE)
+    require(bad.size == 0, "y", None if bad.size == 0 else int(bad[0]),
+            "have mean-square energy in the null space of G at most eps at every round (constraint infeasible;"
+            f" first problem/round: {None if bad.size == 0 else (int(bad[0]), int(n_done[bad[0]]))})", func=func)
+    out = {"c": c_out, "n_done": n_done, "collapsed": status == COLLAPSED, "z_last": z_last, "norms": norms}
+    if single:
+        out = {k: v[0] for k, v in out.items()}
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# public: one problem, every quantity per round
+# ---------------------------------------------------------------------------------------------
+
+
+class SelfDistillation:
+    r"""Result of :func:`kernel_self_distillation`; arrays have one row per non-collapsed round.
+
+    Attributes (eigenbasis ordered by increasing eigenvalue):
+    ``eigenvalues`` (``d``), ``eigenvectors`` (columns; ``G = W diag(d) W^T``, the paper's ``V = W^T``),
+    ``c`` (multiplier per round), ``collapsed_at`` (first collapsed round, or None),
+    ``a_diag`` / ``b_diag`` (diagonals of ``A_t`` and ``B_t``: round-``t`` training predictions are
+    ``V^T B_t z_0``, Eqs. 31, 46), ``z`` (rotated labels of each round), ``labels``,
+    ``coefficients`` (``alpha_t = (G + c_t I)^{-1} y_t``, so ``f_t(x) = g_x^T alpha_t``),
+    ``train_predictions``, ``eval_predictions`` (when ``gram_eval`` was given), ``training_mse``
+    (against each round's own labels) and ``mse_to_original`` (against ``y_0``).
+    """
+
+    def __init__(self, d, W, y, z0, c, w, collapsed_at, gram_eval, mode):
+        self.eigenvalues, self.eigenvectors, self.y = d, W, y
+        self.z0, self.c, self.ground_truth_weight = z0, c, w
+        self.collapsed_at, self._gram_eval, self.mode = collapsed_at, gram_eval, mode
+        self.rounds_run = int(c.shape[0])
+
+    @cached_property
+    def a_diag(self) -> np.ndarray:
+        d = self.eigenvalues[None, :]
+        return np.where(d > 0, d / (self.c[:, None] + d), 0.0)
+
+    @cached_property
+    def z(self) -> np.ndarray:
+        out = np.empty((self.rounds_run, self.z0.size))
+        z = self.z0.copy()
+        for t in range(self.rounds_run):
+            out[t] = z
+            z = (1.0 - self.ground_truth_weight) * self.a_diag[t] * z + self.ground_truth_weight * self.z0
+        return out
+
+    @cached_property
+    def b_diag(self) -> np.ndarray:
+        """``B_t`` with ``A_t z_t = B_t z_0`` (Eq. 46; a product of the ``A_i`` when the weight is 0)."""
+        if self.ground_truth_weight == 0.0:
+            return np.cumprod(self.a_diag, axis=0)
+        out = np.empty_like(self.a_diag)
+        m = np.ones(self.z0.size)
+        w = self.ground_truth_weight
+        for t in range(self.rounds_run):
+            out[t] = self.a_diag[t] * m
+            m = (1.0 - w) * out[t] + w
+        return out
+
+    @cached_property
+    def labels(self) -> np.ndarray:
+        return self.z @ self.eigenvectors.T
+
+    @cached_property
+    def train_predictions(self) -> np.ndarray:
+        return (self.a_diag * self.z) @ self.eigenvectors.T
+
+    @cached_property
+    def coefficients(self) -> np.ndarray:
+        d = self.eigenvalues[None, :]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            inv = np.where(d > 0, 1.0 / (self.c[:, None] + d), 0.0)
+        return (inv * self.z) @ self.eigenvectors.T
+
+    @cached_property
+    def eval_predictions(self) -> np.ndarray | None:
+        return None if self._gram_eval is None else self.coefficients @ self._gram_eval.T
+
+    @cached_property
+    def training_mse(self) -> np.ndarray:
+        return np.mean((self.train_predictions - self.labels) ** 2, axis=1)
+
+    @cached_property
+    def mse_to_original(self) -> np.ndarray:
+        return np.mean((self.train_predictions - self.y[None, :]) ** 2, axis=1)
+
+
+def _eigen(gram, singular, func):
+    G = require_finite(gram, "gram", func=func)
+    require(G.ndim == 2 and G.shape[0] == G.shape[1] and G.shape[0] >= 1, "gram", G.shape, "be a square matrix",
+            func=func)
+    scale = float(np.max(np.abs(G))) if G.size else 0.0
+    require(scale > 0, "gram", G, "be non-zero", func=func)
+    require(bool(np.max(np.abs(G - G.T)) <= 1e-10 * scale), "gram", G, "be symmetric (to 1e-10 relative)", func=func)
+    require(singular in ("raise", "pinv"), "singular", singular, "be 'raise' or 'pinv'", func=func)
+    d, W = np.linalg.eigh(0.5 * (G + G.T))
+    tol = G.shape[0] * _ULP * float(d[-1])
+    require(bool(d[0] >= -tol), "gram", G,
+            f"be positive semi-definite (smallest eigenvalue {d[0]:.3g} < -{tol:.3g})", func=func)
+    if d[0] <= tol:
+        require(singular == "pinv", "gram", G,
+                f"be positive definite (smallest eigenvalue {d[0]:.3g} <= tolerance {tol:.3g}, K * ulp * d_max); "
+                "pass singular='pinv' to fit on the range of G (null directions are never fitted)", func=func)
+        d = np.where(d <= tol, 0.0, d)
+    return d, W
+
+
+def kernel_self_distillation(gram, y, rounds: int, *, c=None, eps=None, ground_truth_weight: float = 0.0,
+                             gram_eval=None, singular: str = "raise", backend: str = "numba") -> SelfDistillation:
+    r"""Self-distillation of the regularised kernel fit, exactly, in the eigenbasis of ``gram`` [sd, Eqs. (18), (26)-(36)].
+
+    ``gram``: the ``K x K`` positive (semi-)definite matrix as given (the paper's ``1/K`` is the
+    caller's choice, see ``theory.sd.gram_matrix``); ``y``: labels ``(K,)``; ``rounds``: number of
+    fits, round 0 on ``y`` and round ``t + 1`` on ``(1 - w) f_t + w y`` (``w = ground_truth_weight``,
+    0 is the paper's process).  Exactly one of ``c`` (every round solves ``(gram + c I)^{-1}``) or
+    ``eps`` (``c_t`` chosen so the mean squared error of round ``t`` against its labels equals
+    ``eps``; the run stops at the first round whose labels have ``mean(y_t^2) <= eps``: collapse).
+    ``gram_eval``: ``(n_eval, K)`` kernel between evaluation and training points (same
+    normalisation as ``gram``).  A singular ``gram`` raises unless ``singular='pinv'``, which
+    fits on its range (eigenvalues below ``K * ulp * d_max`` set to 0).
+    """
+    func = "kernel_self_distillation"
+    d, W = _eigen(gram, singular, func)
+    K = d.size
+    y = require_finite(y, "y", func=func)
+    require(y.shape == (K,), "y", y.shape, f"have shape ({K},) to match gram", func=func)
+    if gram_eval is not None:
+        gram_eval = require_finite(gram_eval, "gram_eval", func=func)
+        require(gram_eval.ndim == 2 and gram_eval.shape[1] == K, "gram_eval", gram_eval.shape,
+                f"have shape (n_eval, {K})", func=func)
+    _check_mode(c, eps, func)
+    require(np.ndim(c) == 0 and np.ndim(eps) == 0, "c/eps", (c, eps), "be scalars", func=func)
+    if c is not None and c == 0:
+        require(bool(d[0] > 0), "c", c, "be > 0 when gram is singular", func=func)
+    z0 = W.T @ y
+    run = spectral_rounds(d, z0, rounds, c=c, eps=eps, ground_truth_weight=ground_truth_weight, backend=backend)
+    n = int(run["n_done"])
+    collapsed_at = n if bool(run["collapsed"]) else None
+    return SelfDistillation(d, W, y, z0, run["c"][:n].copy(), float(ground_truth_weight), collapsed_at, gram_eval,
+                            "c" if c is not None else "eps")
+
+
+def kernel_self_distillation_reference(gram, y, rounds: int, *, c=None, eps=None, ground_truth_weight: float = 0.0,
+                                       gram_eval=None) -> dict:
+    r"""Direct-solve reference (no eigenbasis): each round solves ``(gram + c_t I) alpha = y_t`` [sd, Eq. (18)].
+
+    In the constrained form ``c_t`` is found by Brent's method on ``log c`` applied to the
+    mean squared error computed from the solves.  Returns ``c``, ``coefficients``,
+    ``train_predictions``, ``labels``, ``eval_predictions`` (or None) and ``collapsed_at``.
+    Slow (``O(K^3)`` per evaluation); for tests and small problems.
+    """
+    from scipy.optimize import brentq
+
+    func = "kernel_self_distillation_reference"
+    G = require_finite(gram, "gram", func=func)
+    y0 = require_finite(y, "y", func=func)
+    K = y0.size
+    _check_mode(c, eps, func)
+    w = float(ground_truth_weight)
+    I = np.eye(K)
+    cs, coefs, preds, labels = [], [], [], []
+    yt = y0.copy()
+    collapsed_at = None
+    for t in range(rounds):
+        if eps is not None:
+            if np.mean(yt * yt) <= eps:
+                collapsed_at = t
+                break
+
+            def gap(logc, yt=yt):
+                cc = math.exp(logc)
+                return float(np.mean((G @ np.linalg.solve(G + cc * I, yt) - yt) ** 2)) - eps
+
+            lo, hi = -5.0, 5.0
+            while gap(lo) > 0:
+                lo -= 5.0
+            while gap(hi) < 0:
+                hi += 5.0
+            ct = math.exp(brentq(gap, lo, hi, xtol=1e-15, rtol=4 * _ULP, maxiter=500))
+        else:
+            ct = float(c)
+        alpha = np.linalg.solve(G + ct * I, yt)
+        f = G @ alpha
+        cs.append(ct), coefs.append(alpha), preds.append(f), labels.append(yt)
+        yt = (1.0 - w) * f + w * y0
+    coefs = np.array(coefs).reshape(-1, K)
+    return {"c": np.array(cs), "coefficients": coefs, "train_predictions": np.array(preds).reshape(-1, K),
+            "labels": np.array(labels).reshape(-1, K),
+            "eval_predictions": None if gram_eval is None else coefs @ np.asarray(gram_eval, float).T,
+            "collapsed_at": collapsed_at}
+
+
+# ---------------------------------------------------------------------------------------------
+# bench
+# ---------------------------------------------------------------------------------------------
+
+
+@benchmark("sd.spectral_rounds")
+def _bench() -> list[BenchCase]:
+    """10^4 constrained rounds after the eigendecomposition, K = 10 .. 2000; one eigh+rounds case."""
+    cases = []
+    rng = np.random.default_rng(0)
+    R = 10_000
+    for K in (10, 100, 1000, 2000):
+        d = np.sort(rng.uniform(0.01, 1.0, K)) ** 2
+        z0 = rng.normal(size=K)
+        eps = float(z0 @ z0) / K / (2.0e4) ** 2   # u0 = 2e4: no collapse within 10^4 rounds
+        fn = lambda d=d, z0=z0, eps=eps: spectral_rounds(d, z0, R, eps=eps, backend="numba")
+        fnp = lambda d=d, z0=z0, eps=eps: spectral_rounds(d, z0, R, eps=eps, backend="numpy")
+        cases.append(BenchCase(f"K={K}, 1e4 rounds (eps)", R, "rounds", fn, fnp))
+    for K in (200, 1000):
+        X = rng.normal(size=(K, 3))
+        G = np.exp(-0.5 * np.sum((X[:, None] - X[None]) ** 2, -1)) / K + 1e-3 * np.eye(K) / K
+        y = rng.normal(size=K)
+        eps = float(y @ y) / K / 1e4
+        cases.append(BenchCase(f"K={K}, eigh + 100 rounds (eps)", 100, "rounds",
+                               lambda G=G, y=y, eps=eps: kernel_self_distillation(G, y, 100, eps=eps).c))
+    return cases

@@ -1,0 +1,186 @@
+"""Paper-specific tests for [sd]: calculators vs SymPy, input checks, engine vs twins and reference."""
+
+import math
+
+import numpy as np
+import pytest
+
+import theory.sd as sd
+from numerics.sd import kernel_self_distillation, kernel_self_distillation_reference, spectral_rounds
+
+
+def _rel(a, b):
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
+
+
+# ---------------------------------------------------------------- calculators vs SymPy
+
+
+def test_green_function_derivation_all_zero():
+    res = sd.derive_green_function()
+    for key, val in res.items():
+        if key != "diagonal":
+            assert val == 0, key
+    x = np.linspace(0.01, 0.99, 7)
+    assert _rel(sd.green_function(x, x), x**2 * (1 - x) ** 2 / 3) < 1e-12
+
+
+def test_green_function_equals_its_eigen_expansion():
+    rng = np.random.default_rng(0)
+    x, xp = rng.uniform(0, 1, 50), rng.uniform(0, 1, 50)
+    assert np.max(np.abs(sd.green_function(x, xp) - sd.green_function_series(x, xp, 3000))) < 1e-11
+
+
+def test_c_bounds_derivation_matches_calculator():
+    import sympy as sp
+
+    res = sd.derive_c_bounds()
+    assert res["residuals"] == [0, 0]
+    rng = np.random.default_rng(1)
+    sym = {s.name: s for s in res["positive_root"].free_symbols}
+    for _ in range(5):
+        K, eps = int(rng.integers(1, 30)), float(rng.uniform(0.01, 2))
+        z = math.sqrt(K * eps) * float(rng.uniform(1.01, 10))
+        dmin, dmax = sorted(rng.uniform(0.1, 3, 2))
+        lo, hi = sd.c_bounds_corrected(z, K, eps, dmin, dmax)
+        val = lambda d: float(res["positive_root"].subs({sym["d"]: d, sym["z"]: z, sym["K"]: K, sym["epsilon"]: eps}))
+        assert _rel(lo, val(dmin)) < 1e-12 and _rel(hi, val(dmax)) < 1e-12
+        neg = float(res["negative_root"].subs({sym["d"]: dmin, sym["z"]: z, sym["K"]: K, sym["epsilon"]: eps}))
+        assert -dmin < neg < 0
+    assert len(res["roots"]) == 2 and all(sp.simplify(r) != 0 for r in res["roots"])
+
+
+def test_guaranteed_rounds_derivation_matches_zero_crossing():
+    res = sd.derive_guaranteed_rounds()
+    assert res["ratio_minus_printed"] == 0 and res["a_minus_printed"] == 0
+    assert str(res["slope_at_infinity"]) == "1/kappa"
+    import sympy as sp
+
+    u, k = sorted(res["t"].free_symbols, key=lambda s: s.name)[::-1]  # u0, kappa
+    rng = np.random.default_rng(2)
+    for _ in range(5):
+        u0, kap = float(rng.uniform(1.1, 50)), float(rng.uniform(1.01, 30))
+        sym = float(res["t"].subs({u: u0, k: kap}))
+        assert _rel(sd.zero_crossing_round(u0, kap), sym) < 1e-12
+        # the Prop. 3 lower bound equals 1 there
+        t = sd.zero_crossing_round(u0, kap)
+        lo, _ = sd.label_norm_bounds_corrected(u0, t, 4, 0.25, kap)  # threshold sqrt(4 * 0.25) = 1
+        assert abs(float(lo) - 1.0) < 1e-9
+
+
+def test_sparsity_derivative_matches_sympy():
+    res = sd.derive_sparsity_bound_derivative()
+    eps, K, z, dm, dj, dk, k = res["symbols"]
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        vals = dict(K=int(rng.integers(2, 20)), eps=float(rng.uniform(0.01, 1)))
+        dmin = float(rng.uniform(0.1, 1))
+        djv, dkv = sorted(dmin * rng.uniform(1, 5, 2))
+        kap = dkv / dmin * float(rng.uniform(1, 2))
+        zz = math.sqrt(vals["K"] * vals["eps"]) * float(rng.uniform(1.2, 20))
+        sub = {eps: vals["eps"], K: vals["K"], z: zz, dm: dmin, dj: djv, dk: dkv, k: kap}
+        got = sd.sparsity_bound_derivative(zz, vals["K"], vals["eps"], dmin, djv, dkv, kap)
+        assert _rel(got, float(res["dh"].subs(sub))) < 1e-10
+        assert _rel(sd.sparsity_bound_corrected(zz, vals["K"], vals["eps"], dmin, djv, dkv, kap),
+                    float(res["h"].subs(sub))) < 1e-12
+
+
+# ---------------------------------------------------------------- input checks
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: sd.c_bounds_corrected(0.5, 4, 0.25, 1, 2), "labels not yet collapsed"),
+    (lambda: sd.c_bounds(0.4, 4, 0.2, 1, 2), "labels not yet collapsed"),
+    (lambda: sd.guaranteed_rounds_corrected(0.9, 1, 1.0, 2), "labels not yet collapsed"),
+    (lambda: sd.guaranteed_rounds_corrected(5, 1, 1.0, 0.5), "kappa"),
+    (lambda: sd.ratio_bound_corrected(5, 1, 1.0, 1, 2, 2, 0), "d_k > d_j"),
+    (lambda: sd.ratio_bound_corrected(5, 1, 1.0, 1, 1.5, 2, 3, kappa=2), "Prop. 5 hypothesis"),
+    (lambda: sd.green_function(1.5, 0.2), r"\[0, 1\]"),
+    (lambda: sd.gram_matrix([0.1, 0.2], "nope"), "kernel"),
+    (lambda: sd.rbf_kernel([0.1], [0.2], length_scale=-1), "length_scale"),
+])
+def test_calculators_reject_bad_inputs(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_engine_rejects_bad_inputs():
+    G = np.diag([1.0, 0.5])
+    with pytest.raises(ValueError, match="exactly one of c"):
+        kernel_self_distillation(G, np.ones(2), 3)
+    with pytest.raises(ValueError, match="exactly one of c"):
+        kernel_self_distillation(G, np.ones(2), 3, c=1.0, eps=0.1)
+    with pytest.raises(ValueError, match="symmetric"):
+        kernel_self_distillation(np.array([[1.0, 0.5], [0.0, 1.0]]), np.ones(2), 3, c=1.0)
+    with pytest.raises(ValueError, match="positive definite"):
+        kernel_self_distillation(np.diag([1.0, 0.0]), np.ones(2), 3, c=1.0)
+    with pytest.raises(ValueError, match="semi-definite"):
+        kernel_self_distillation(np.diag([1.0, -0.1]), np.ones(2), 3, c=1.0)
+    with pytest.raises(ValueError, match="ground_truth_weight"):
+        kernel_self_distillation(G, np.ones(2), 3, c=1.0, ground_truth_weight=1.5)
+    with pytest.raises(ValueError, match="null space"):   # null-space label energy above K eps
+        kernel_self_distillation(np.diag([1.0, 0.0]), np.array([1.0, 1.0]), 3, eps=0.1, singular="pinv")
+
+
+# ---------------------------------------------------------------- engine
+
+
+def _problem(kernel, K, seed, **params):
+    rng = np.random.default_rng(seed)
+    x = np.sort(rng.uniform(0.05, 0.95, K))
+    if kernel == "polynomial":
+        x = np.sort(rng.uniform(-1, 1, K))
+    G = sd.gram_matrix(x, kernel, **params)
+    y = np.sin(2 * np.pi * x) + 0.4 * rng.normal(size=K)
+    xe = np.linspace(x.min(), x.max(), 9)
+    return G, y, sd.kernel_matrix(xe, x, kernel, **params)
+
+
+@pytest.mark.parametrize("kernel, K, params", [("spline", 6, {}), ("spline", 8, {}),
+                                               ("rbf", 15, {"length_scale": 0.05}),
+                                               ("polynomial", 5, {"degree": 6})])
+@pytest.mark.parametrize("mode", [{"eps": 0.02}, {"eps": 0.002, "ground_truth_weight": 0.25}, {"c": 1e-4}])
+def test_engine_matches_direct_solve_reference(kernel, K, params, mode):
+    """Held to 1e-10 on Gram matrices with condition number <= 1e6 (the direct solves lose
+    about cond * ulp; at cond ~ 1e8, e.g. the spline with K = 30, they agree to ~1e-9)."""
+    G, y, Ge = _problem(kernel, K, 5, **params)
+    assert np.linalg.cond(G) < 1e6
+    res = kernel_self_distillation(G, y, 12, gram_eval=Ge, **mode)
+    ref = kernel_self_distillation_reference(G, y, 12, gram_eval=Ge, **mode)
+    assert res.collapsed_at == ref["collapsed_at"] and res.rounds_run == ref["c"].size
+    assert _rel(res.c, ref["c"]) < 1e-10
+    for name in ("train_predictions", "labels", "eval_predictions"):
+        assert _rel(getattr(res, name), ref[name]) < 1e-10, name
+    if "eps" in mode:
+        assert np.max(np.abs(res.training_mse / mode["eps"] - 1)) < 1e-12
+
+
+def test_engine_numba_equals_numpy_twin_on_batches():
+    rng = np.random.default_rng(7)
+    n, K = 40, 25
+    d = np.sort(rng.uniform(1e-3, 1, (n, K)) ** rng.uniform(1, 2, (n, 1)), axis=1)
+    z0 = rng.normal(size=(n, K))
+    eps = np.sum(z0**2, 1) / K / rng.uniform(1.5, 30, n) ** 2
+    for kw in ({"eps": eps}, {"eps": eps, "ground_truth_weight": 0.2}, {"c": 0.01}):
+        a = spectral_rounds(d, z0, 60, backend="numba", **kw)
+        b = spectral_rounds(d, z0, 60, backend="numpy", **kw)
+        assert np.array_equal(a["n_done"], b["n_done"])
+        fin = np.isfinite(a["c"])
+        assert np.array_equal(fin, np.isfinite(b["c"]))
+        assert _rel(a["c"][fin], b["c"][fin]) < 1e-12 and _rel(a["norms"], b["norms"]) < 1e-12
+
+
+def test_engine_collapse_and_pinv():
+    # collapse: one eigen-direction, u0 = 3.5 -> u_t = 3.5 - t, collapse at round 3 (u = 0.5 ... rounds 0,1,2 run)
+    G = np.diag([2.0, 1.0])
+    y = np.array([0.0, 3.5])
+    res = kernel_self_distillation(G, y, 10, eps=0.5)   # sqrt(K eps) = 1
+    assert res.collapsed_at == 3 and res.rounds_run == 3
+    assert np.allclose(np.linalg.norm(res.z, axis=1), [3.5, 2.5, 1.5], rtol=1e-13)
+    # singular Gram of the Sec. 4 grid: pinv fits the interior, endpoints predicted 0
+    x = np.linspace(0, 1, 11)
+    Gs = sd.gram_matrix(x)
+    y = np.sin(2 * np.pi * x) * 0.5
+    r = kernel_self_distillation(Gs, y, 3, c=1e-6, singular="pinv")
+    assert abs(r.train_predictions[0, 0]) < 1e-14 and abs(r.train_predictions[0, -1]) < 1e-14
