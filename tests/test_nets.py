@@ -180,3 +180,52 @@ def test_helpers_reject_bad_inputs(small):
         nets.digits_data(pool=3)
     with pytest.raises(ValueError, match="^train: net must match the data"):
         nets.train(small, nets.Net(5, 3), epochs=1)
+
+
+def test_sampling_option_and_full_avg(small):
+    net = nets.Net(small.n_features, small.n_classes, 0)
+    r = nets.train(small, net, lam=[0.0, 0.5], teacher=np.zeros(net.n_params), lr=[0.1, 0.2], batch_size=5,
+                   epochs=2, seed=0, sampling="replacement", record=("running", "full", "full_avg"))
+    assert r.full_avg_loss.shape == (2, 2) and np.all(r.full_avg_loss > 0)
+    with pytest.raises(ValueError, match="^train: sampling must be"):
+        nets.train(small, net, sampling="cyclic")
+    with pytest.raises(ValueError, match="^train: replicas must be"):
+        nets.train(small, net, lam=[0.0, 0.0], lr=[0.1, 0.1, 0.1])
+
+
+def _direct_stationary_excess(A, b, theta, lam, gamma):
+    """Independent Kronecker solve of the stationary second moment of iteration (7) (single-row sampling)."""
+    n, d = A.shape
+    H = A.T @ A / n
+    xs = np.linalg.solve(H, A.T @ b / n)
+    M = np.eye(d)[None] - gamma * A[:, :, None] * A[:, None, :]
+    U = lam * A * (A @ theta - b)[:, None] - A * (A @ xs - b)[:, None]
+    m = lam * (theta - xs)  # stationary mean of the error: H m = lam grad f(theta)
+    T = np.einsum("iac,ibd->abcd", M, M).reshape(d * d, d * d) / n
+    Mm = M @ m
+    C = gamma * (Mm[:, :, None] * U[:, None, :] + U[:, :, None] * Mm[:, None, :]).mean(0) \
+        + gamma ** 2 * (U[:, :, None] * U[:, None, :]).mean(0)
+    S = np.linalg.solve(np.eye(d * d) - T, C.ravel()).reshape(d, d)
+    return 0.5 * float(np.trace(H @ S))
+
+
+def test_exact_plateau_engine_matches_direct_solve():
+    """The figure's engine (numerics.kd) against an independent derivation of the same linear system."""
+    from figures.kd import exact_plateau_data, least_squares_instance
+    from theory.kd import least_squares_constants, step_theorem1
+
+    d = exact_plateau_data(quick=True, seed=0)
+    A, b = least_squares_instance(seed=0)
+    c = least_squares_constants(A, b)
+    gamma = step_theorem1(c.cal_L)
+    v = np.random.default_rng(1).standard_normal(A.shape[1])
+    for t in d["teachers"][::2]:
+        theta = c.x_star + v * np.sqrt(2 * t["gap"] / (v @ c.H @ v))
+        for j in (0, 10, 40):
+            assert t["excess"][j] == pytest.approx(_direct_stationary_excess(A, b, theta, d["lams"][j], gamma),
+                                                   rel=1e-9)
+    sgd = [t["excess"][0] for t in d["teachers"]]
+    np.testing.assert_allclose(sgd, sgd[0], rtol=1e-12)  # lam = 0 ignores the teacher
+    # the better the teacher, the lower the best plateau (Theorem 1's min(gamma, O(f(theta) - f*)))
+    best = [t["excess"].min() for t in d["teachers"]]
+    assert all(x > y for x, y in zip(best, best[1:]))
