@@ -522,3 +522,251 @@ def appA_corrected(run: Run) -> Outcome:
     holds = all(w <= 1 + 1e-9 for w in worst.values())
     return Outcome(holds=holds, measured=max(worst.values()), reference=1.0, relation="<=", tolerance=1e-9,
                    details={"worst_ratio_per_fact": {k: (v if v < 1e300 else "inf") for k, v in worst.items()}})
+
+
+# ----------------------------------------------------------------------------------------------
+# Lemma 1, beta, rho, lambda_*
+# ----------------------------------------------------------------------------------------------
+
+
+def _teacher_batch(rng, count, *, scale_choices=(0.1, 1.0, 10.0)):
+    """Random least-squares instances with a teacher at a random distance (near, mid, far) from x*."""
+    out = []
+    for _ in range(count):
+        s = float(rng.choice(scale_choices))
+        A, b = _ls(rng)
+        A, b = A * math.sqrt(s), b * math.sqrt(s)
+        c = tk.least_squares_constants(A, b)
+        theta = c.x_star + rng.normal(size=A.shape[1]) * float(rng.choice([1e-3, 0.1, 1.0, 10.0]))
+        out.append((A, b, c, theta, tk.teacher_moments(A, b, theta, c)))
+    return out
+
+
+@claim("kd.eq32", ref="App. C.1, Eqs. (31)-(32) and (15)", kind="identity", expected="erratum",
+       statement="rho of Eq. (32), with Var(x) := sqrt(Cov(x, x)) as printed, lies in [-1, 1] and makes identity (15) hold")
+def eq32(run: Run) -> Outcome:
+    """Claim: beta(theta) in [0, 1] (31); rho(x, y) = Cov/sqrt(Var Var) in [-1, 1] with Var(x) := sqrt(Cov(x, x))
+    as printed (32); and (15) N(lambda_*)/N(0) = 1 - rho^2 (1-beta)/(1 + beta/(c gamma)) with that rho
+    [kd, Eqs. (15), (31), (32)].
+
+    Setting: random least-squares instances with the data scaled by s in {0.1, 1, 10}, teachers at distances
+    1e-3..10 from x*, c in {mu/4, L, 2 mu, 1}, gamma = 1/(8 cal_L).
+
+    Check: |rho_printed| <= 1 + 1e-12 and (15) with rho_printed to relative 1e-10. With Var := sqrt(Cov) the
+    ratio is Cov/(Cov_** Cov_tt)^(1/4): not scale invariant; it exceeds 1 as soon as the gradients are large
+    (erratum). The proof of Lemma 1 uses Var := Cov, see kd.eq32_corrected.
+
+    Negative control: rho_printed scaled by 2: fails as well.
+    """
+    rng = run.rng
+    rhos, errs = [], []
+    ce = None
+    for A, b, c, theta, m in _teacher_batch(rng, run.size(40, 300)):
+        cc = float(rng.choice([c.mu / 4, c.L, 2 * c.mu, 1.0]))
+        gamma = 1 / (8 * c.cal_L)
+        r = tk.correlation_rho_printed(m) * (2 if run.control else 1)
+        rhos.append(abs(r))
+        lhs = tk.reduction_factor_direct(m, c=cc, gamma=gamma)
+        rhs = 1 - r ** 2 * (1 - tk.snr_beta(m)) / (1 + tk.snr_beta(m) / (cc * gamma))
+        errs.append(float(relative_error(lhs, rhs)))
+        if ce is None and abs(r) > 1:
+            ce = {"A": A, "b": b, "theta": theta, "rho_printed": r, "rho_correct": tk.correlation_rho(m),
+                  "N_ratio": lhs, "eq15_with_rho_printed": rhs}
+    worst = max(max(rhos), 1.0 + max(errs))
+    return Outcome(holds=bool(max(rhos) <= 1 + 1e-12 and max(errs) <= 1e-10), measured=float(max(rhos)),
+                   reference=1.0, relation="<=", tolerance=1e-12,
+                   details={"max_abs_rho_printed": float(max(rhos)), "eq15_max_rel_error_with_rho_printed": float(max(errs)),
+                            "counterexample": ce or "none", "combined": worst})
+
+
+@claim("kd.eq32_corrected", ref="App. C.1, Eqs. (31)-(32) and (15)", kind="identity",
+       statement="With Var(x) := Cov(x, x), rho in [-1, 1], beta in [0, 1], and (15) holds exactly (SymPy and numerics)")
+def eq32_corrected(run: Run) -> Outcome:
+    """Claim: with rho = Cov(x*, theta)/sqrt(Cov(x*,x*) Cov(theta,theta)) (the correlation the proof of Lemma 1
+    actually uses) and beta of (31): |rho| <= 1, 0 <= beta <= 1, and (15) holds [kd, Eqs. (15), (31), (32)].
+
+    Setting: as kd.eq32 (scaled data, near and far teachers, c in {mu/4, L, 2 mu, 1}); SymPy simplification
+    of N(lambda_*)/N(0) minus the right side of (15).
+
+    Check: |rho| <= 1 + 1e-12, beta in [0, 1 + 1e-12], (15) to relative 1e-10, SymPy difference == 0.
+
+    Negative control: use the printed rho (Var := sqrt(Cov)): fails.
+    """
+    rng = run.rng
+    rhos, betas, errs = [], [], []
+    for A, b, c, theta, m in _teacher_batch(rng, run.size(40, 300)):
+        cc = float(rng.choice([c.mu / 4, c.L, 2 * c.mu, 1.0]))
+        gamma = 1 / (8 * c.cal_L)
+        r = tk.correlation_rho_printed(m) if run.control else tk.correlation_rho(m)
+        be = tk.snr_beta(m)
+        rhos.append(abs(r))
+        betas.append(be)
+        lhs = tk.reduction_factor_direct(m, c=cc, gamma=gamma)
+        rhs = 1 - r ** 2 * (1 - be) / (1 + be / (cc * gamma))
+        errs.append(float(relative_error(lhs, rhs)))
+    _, diff = tk.derive_reduction_ratio()
+    sym_ok = str(diff) == "0"
+    holds = max(rhos) <= 1 + 1e-12 and min(betas) >= 0 and max(betas) <= 1 + 1e-12 and max(errs) <= 1e-10 and sym_ok
+    return Outcome(holds=bool(holds), measured=float(max(errs)), reference=1e-10, relation="<=", tolerance=1e-10,
+                   details={"max_abs_rho": float(max(rhos)), "beta_range": [float(min(betas)), float(max(betas))],
+                            "eq15_max_rel_error": float(max(errs)), "sympy_difference": str(diff)})
+
+
+@claim("kd.lemma1", ref="Lemma 1, Eqs. (14), (15), (33), (34)", kind="inequality",
+       statement="lambda_* of (33) minimises N(lambda); N(lambda_*)/N(0) obeys (15); under (34) it is <= min(1, (2 cal_L/(sigma_* sigma_theta) + 2L/(c gamma sigma_theta^2))(f(theta)-f*))")
+def lemma1(run: Run) -> Outcome:
+    """Claim: for N(lambda) = lambda^2 ||grad f(theta)||^2 + c gamma E||grad f_xi(x*) - lambda grad f_xi(theta)||^2
+    and any c >= 0: lambda_* of (33) is the minimiser, the reduction N(lambda_*)/N(0) is (15), and, when the
+    teacher obeys (34), N(lambda_*)/N(0) <= min(1, K (f(theta) - f*)) with
+    K = 2 cal_L/(sigma_* sigma(theta)) + 2 L/(c gamma sigma^2(theta)) (the explicit form of the proof's O(.))
+    [kd, Lemma 1].
+
+    Setting: random least-squares instances (data scaled by 0.1..10), teachers at distances 1e-3..10,
+    c in {mu/4 (Thm 1), L (Thm 2), 2 mu (Thm 4), 1 (Eq. 14)}, gamma in {1/(8 cal_L), mu/(4 cal_L L),
+    1/(16 cal_L), 1e-3/cal_L}; plus an optimiser search over teachers theta maximising ratio/bound among
+    teachers satisfying (34). lambda_* also against the SymPy derivation.
+
+    Check: (33) vs SymPy and first-order condition to 1e-10; (15) to 1e-10; worst ratio
+    (N(lambda_*)/N(0)) / min(1, K gap) <= 1 + 1e-9. SymPy: the last inequality's gap is u^2(1+v)^2/(1+uv) >= 0.
+
+    Negative control: lambda_* taken from Eq. (14) (c = 1) while N uses the proof's c: identity (15) fails.
+    """
+    import sympy as sp
+
+    rng = run.rng
+    lam_expr, syms = tk.derive_lambda_star()
+    lam_fn = sp.lambdify(syms, lam_expr, "math")
+    id_errs, deriv_errs, vals, bnds = [], [], [], []
+    batch = _teacher_batch(rng, run.size(40, 300))
+    for A, b, c, theta, m in batch:
+        cc = float(rng.choice([c.mu / 4, c.L, 2 * c.mu, 1.0])) * (1.7 if run.control else 1.0)
+        gamma = float(rng.choice([1 / (8 * c.cal_L), c.mu / (4 * c.cal_L * c.L), 1 / (16 * c.cal_L), 1e-3 / c.cal_L]))
+        ls = tk.lambda_star(m, c=1.0 if run.control else cc, gamma=gamma)
+        id_errs.append(float(relative_error(ls, lam_fn(m.grad_sq, m.sigma_theta_sq, m.sigma_star_sq, m.cross, cc, gamma))))
+        dN = 2 * ls * m.grad_sq + cc * gamma * (-2 * m.cross + 2 * ls * m.sigma_theta_sq)
+        deriv_errs.append(abs(dN) / (m.grad_sq + cc * gamma * m.sigma_theta_sq) / max(1.0, abs(ls)))
+        ratio = tk.neighborhood(ls, m, c=cc, gamma=gamma) / tk.neighborhood(0.0, m, c=cc, gamma=gamma)
+        id_errs.append(float(relative_error(ratio, tk.reduction_factor(tk.correlation_rho(m), tk.snr_beta(m), c=cc, gamma=gamma))))
+        if tk.teacher_condition_34(m, c.cal_L):
+            vals.append(ratio)
+            bnds.append(tk.reduction_bound(m, cal_L=c.cal_L, L=c.L, c=cc, gamma=gamma))
+    # adversarial teachers: maximise ratio / bound subject to (34)
+    searched = []
+    for A, b, c, theta, m in batch[: run.size(2, 20)]:
+        cc = c.mu / 4
+        gamma = 1 / (8 * c.cal_L)
+
+        def obj(u, A=A, b=b, c=c, cc=cc, gamma=gamma):
+            mm = tk.teacher_moments(A, b, c.x_star + u, c)
+            if not tk.teacher_condition_34(mm, c.cal_L) or mm.sigma_theta_sq - mm.grad_sq <= 0:
+                return -np.inf
+            r = tk.reduction_factor_direct(mm, c=cc, gamma=gamma)
+            bd = tk.reduction_bound(mm, cal_L=c.cal_L, L=c.L, c=cc, gamma=gamma)
+            return r / bd if bd > 0 else -np.inf
+
+        starts = [rng.normal(size=A.shape[1]) * s for s in (1e-2, 1e-1)]
+        u, best = maximize(obj, starts, maxiter=run.size(120, 400))
+        if np.isfinite(best):
+            mm = tk.teacher_moments(A, b, c.x_star + u, c)
+            vals.append(tk.reduction_factor_direct(mm, c=cc, gamma=gamma))
+            bnds.append(tk.reduction_bound(mm, cal_L=c.cal_L, L=c.L, c=cc, gamma=gamma))
+            searched.append(best)
+    gap_expr, _ = tk.derive_reduction_inequality()
+    bo = bound_outcome(vals, bnds, tol=1e-9)
+    informative = [v / bd for v, bd in zip(vals, bnds) if bd < 1]
+    ide = max(max(id_errs), max(deriv_errs))
+    holds = bo.holds and ide <= 1e-10
+    return Outcome(holds=bool(holds), measured=bo.measured, reference=1.0, relation="<=", tolerance=1e-9,
+                   details={"identity_max_rel_error": float(max(id_errs)), "first_order_residual": float(max(deriv_errs)),
+                            "bound_worst_ratio": bo.measured, "bound_instances": len(vals),
+                            "worst_ratio_where_K_gap_below_1": float(max(informative)) if informative else 0.0,
+                            "instances_K_gap_below_1": len(informative),
+                            "searched_worst_ratio": float(max(searched)) if searched else 0.0,
+                            "sympy_lemma_inequality_gap": str(gap_expr)})
+
+
+def _lambda_star_search(rng, count, c_choice):
+    """Extreme lambda_* over teachers: random teachers, and Nelder-Mead on +-lambda_*(theta)."""
+    rows = []
+    for _ in range(count):
+        A, b = _ls(rng)
+        c = tk.least_squares_constants(A, b)
+        cc = c_choice(c)
+        gamma = 1 / (8 * c.cal_L)
+        d = A.shape[1]
+        f = lambda u, s: s * tk.lambda_star(tk.teacher_moments(A, b, c.x_star + u, c), c=cc, gamma=gamma)
+        for s in (1.0, -1.0):
+            u, v = maximize(lambda u: f(u, s), [rng.normal(size=d) * r for r in (1e-2, 1.0)], maxiter=200)
+            m = tk.teacher_moments(A, b, c.x_star + u, c)
+            rows.append((A, b, c, c.x_star + u, m, tk.lambda_star(m, c=cc, gamma=gamma), cc, gamma))
+    return rows
+
+
+@claim("kd.lambda_star_range", ref="Sec. 4.2 (choice of distillation weight), Eq. (14)", kind="inequality",
+       expected="erratum",
+       statement="lambda_* <= 1 (lambda in [0, 1] as in Alg. 1): ~0 for a poor teacher, = 1 for the optimal one")
+def lambda_star_range(run: Run) -> Outcome:
+    """Claim: the better the teacher, the bigger lambda_* <= 1 gets; lambda_* ~ 0 for a poor teacher and
+    lambda_* = 1 for theta = x*; distillation weights live in [0, 1] (Alg. 1) [kd, Sec. 4.2].
+
+    Setting: random least-squares instances; teachers searched (Nelder-Mead from near x* and far) to maximise
+    and to minimise lambda_* of Theorem 1 (c = mu/4) and Theorem 2 (c = L) at gamma = 1/(8 cal_L).
+
+    Check: every lambda_* found must lie in [0, 1] (tolerance 1e-9). Near x*, moving theta along a direction
+    with E<grad f_xi(x*), A_xi v> > 0 gives lambda_* > 1; teachers whose gradients anti-correlate with
+    those at x* give lambda_* < 0 (erratum). lambda_*(x*) = 1 and the decay for far teachers are reported.
+
+    Negative control: the interval shrunk to [0, 0.5]: fails too.
+    """
+    rng = run.rng
+    hi = 0.5 if run.control else 1.0
+    rows = _lambda_star_search(rng, run.size(3, 30), lambda c: c.mu / 4) + \
+        _lambda_star_search(rng, run.size(1, 15), lambda c: c.L)
+    lams = np.array([r[5] for r in rows])
+    i_max, i_min = int(np.argmax(lams)), int(np.argmin(lams))
+    A, b, c, theta, m, lam, cc, gamma = rows[i_max]
+    ce = {"A": A, "b": b, "theta": theta, "c": cc, "gamma": gamma, "lambda_star": lam,
+          "sigma_star_sq": m.sigma_star_sq, "sigma_theta_sq": m.sigma_theta_sq, "f_theta_minus_fstar": m.gap,
+          "min_lambda_star_found": float(lams[i_min])}
+    at_opt = tk.lambda_star(tk.teacher_moments(A, b, c.x_star, c), c=cc, gamma=gamma)
+    far = tk.lambda_star(tk.teacher_moments(A, b, c.x_star + 1e4 * np.ones(A.shape[1]), c), c=cc, gamma=gamma)
+    excess = max(float(lams.max()) - hi, -float(lams.min()), 0.0)
+    return Outcome(holds=bool(excess <= 1e-9), measured=float(lams.max()), reference=hi, relation="<=", tolerance=1e-9,
+                   details={"max_lambda_star": float(lams.max()), "min_lambda_star": float(lams.min()),
+                            "counterexample": ce, "lambda_star_at_x_star": at_opt, "lambda_star_far_teacher": far})
+
+
+@claim("kd.lambda_star_range_corrected", ref="Sec. 4.2, Eq. (14)", kind="inequality",
+       statement="|lambda_*| <= sigma_*/sigma(theta) (so lambda_* <= 1 when sigma(theta) >= sigma_*), lambda_*(x*) = 1, lambda_* -> 0 for far teachers")
+def lambda_star_range_corrected(run: Run) -> Outcome:
+    """Claim: by Cauchy-Schwarz, -sigma_*/sigma(theta) <= lambda_* <= sigma_*/sigma(theta); hence lambda_* <= 1
+    whenever sigma(theta) >= sigma_*, lambda_*(x*) = 1, and lambda_* = O(1/||theta - x*||) for far teachers
+    (corrects the range statement of [kd, Sec. 4.2]).
+
+    Setting: the searched extreme teachers of kd.lambda_star_range, random teachers, theta = x*, and
+    theta = x* + t v with t up to 1e4.
+
+    Check: worst ratio |lambda_*| / (sigma_*/sigma(theta)) <= 1 + 1e-9; |lambda_*(x*) - 1| <= 1e-12.
+
+    Negative control: the interval halved: the teacher theta = x* (ratio exactly 1) makes it fail.
+    """
+    rng = run.rng
+    fac = 0.5 if run.control else 1.0
+    rows = _lambda_star_search(rng, run.size(3, 30), lambda c: c.mu / 4)
+    vals, bnds = [], []
+    far = []
+    for A, b, c, theta, m, lam, cc, gamma in rows:
+        vals.append(abs(lam))
+        bnds.append(fac * tk.lambda_star_interval(m)[1])
+        m0 = tk.teacher_moments(A, b, c.x_star, c)
+        vals.append(tk.lambda_star(m0, c=cc, gamma=gamma))
+        bnds.append(fac * tk.lambda_star_interval(m0)[1])
+        v = rng.normal(size=A.shape[1])
+        for t in (1e2, 1e3, 1e4):
+            mt = tk.teacher_moments(A, b, c.x_star + t * v, c)
+            lt = tk.lambda_star(mt, c=cc, gamma=gamma)
+            vals.append(abs(lt))
+            bnds.append(fac * tk.lambda_star_interval(mt)[1])
+            far.append(abs(lt) * t)
+    out = bound_outcome(vals, bnds, tol=1e-9, details={"max_t_times_abs_lambda_far": float(max(far))})
+    return out
