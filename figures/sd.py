@@ -35,59 +35,36 @@ DIGITS_CE_ROUNDS = 12
 
 
 # ---------------------------------------------------------------------------------------------------
-# engine adapter: everything goes through numerics.sd.kernel_self_distillation
+# engine adapter: every self-distillation round comes from numerics.sd
 
 
 def _self_distill(gram: np.ndarray, y: np.ndarray, rounds: int, *, eps: float | None = None,
-                  c: float | None = None, gram_eval: np.ndarray | None = None) -> dict:
-    """Run the library engine and return plain arrays (one row per round actually run).
+                  c: float | None = None, gram_eval: np.ndarray | None = None):
+    """One problem: ``numerics.sd.kernel_self_distillation`` (its result object, eigenvalues ascending)."""
+    from numerics.sd import kernel_self_distillation
 
-    Keys: ``c`` (T,), ``A`` and ``B`` (T, K) diagonals in the engine's eigen-order, ``d`` (K,) the
-    eigenvalues in that order, ``train`` (T, K), ``eval`` (T, n_eval) or None, ``collapsed`` (round or None).
+    return kernel_self_distillation(gram, y, rounds, c=c, eps=eps, gram_eval=gram_eval)
+
+
+def _self_distill_batch(gram: np.ndarray, Y: np.ndarray, rounds: int, *, eps, gram_eval=None) -> list:
+    """Many label vectors (columns of ``Y``) on one Gram matrix, one eps per column (or one for all).
+
+    The eigendecomposition is taken once from the engine's first run; the multipliers of every
+    column come from one batched ``numerics.sd.spectral_rounds`` call, and each column's rounds are
+    the engine's own ``SelfDistillation`` result built from them.
     """
-    return _proto_engine(gram, y, rounds, eps=eps, c=c, gram_eval=gram_eval)  # PROTOTYPE
+    from numerics.sd import SelfDistillation, spectral_rounds
 
-
-def _green(x, xd):
-    return _proto_green(x, xd)  # PROTOTYPE
-
-
-def _gram(x):
-    return _proto_green(x[:, None], x[None, :]) / x.size  # PROTOTYPE
-
-
-# PROTOTYPE (to be removed once numerics.sd / theory.sd land)
-def _proto_green(x, xd):
-    x, xd = np.broadcast_arrays(np.asarray(x, float), np.asarray(xd, float))
-    return np.maximum(x - xd, 0) ** 3 / 6 - x * (1 - xd) * (x**2 - 2 * xd + xd**2) / 6
-
-
-def _proto_engine(gram, y, rounds, *, eps=None, c=None, gram_eval=None):
-    from scipy.optimize import brentq
-    d, V = np.linalg.eigh(gram)
-    z = V.T @ y
-    K = y.size
-    out = {"c": [], "A": [], "B": [], "train": [], "eval": [], "collapsed": None, "d": d}
-    B = np.ones(K)
-    for t in range(rounds):
-        if eps is not None:
-            if z @ z / K <= eps:
-                out["collapsed"] = t
-                break
-            lc = brentq(lambda lc: np.mean((z * np.exp(lc) / (np.exp(lc) + d)) ** 2) - eps, -80, 80, xtol=1e-15)
-            ct = np.exp(lc)
-        else:
-            ct = c
-        A = d / (ct + d)
-        B = B * A
-        coef = V @ (z / (ct + d))
-        z = A * z
-        out["c"].append(ct); out["A"].append(A); out["B"].append(B.copy()); out["train"].append(V @ z)
-        if gram_eval is not None:
-            out["eval"].append(gram_eval @ coef)
-    for k in ("c", "A", "B", "train"):
-        out[k] = np.array(out[k])
-    out["eval"] = np.array(out["eval"]) if gram_eval is not None else None
+    eps = np.broadcast_to(np.asarray(eps, float), (Y.shape[1],))
+    first = _self_distill(gram, Y[:, 0], rounds, eps=float(eps[0]), gram_eval=gram_eval)
+    d, W = first.eigenvalues, first.eigenvectors
+    Z0 = Y.T @ W  # row q: the labels of column q in the eigenbasis
+    run = spectral_rounds(np.broadcast_to(d, Z0.shape), Z0, rounds, eps=eps)
+    out = [first]
+    for q in range(1, Y.shape[1]):
+        n = int(run["n_done"][q])
+        out.append(SelfDistillation(d, W, Y[:, q], Z0[q], run["c"][q, :n].copy(), 0.0,
+                                    n if bool(run["collapsed"][q]) else None, gram_eval, "eps"))
     return out
 
 
@@ -95,21 +72,23 @@ def _self_distill_classes(gram, Y, rounds, *, eps, gram_eval=None) -> dict:
     """One-vs-rest multi-output run (Sec. 3.6): each column of ``Y`` has its own multiplier c_q.
 
     A class that collapses predicts the zero function from then on (the paper's fixed point).
-    Returns ``train`` (rounds, K, Q), ``eval`` (rounds, n_eval, Q), ``collapsed`` (Q,) (rounds if never).
+    Returns ``train`` (rounds, K, Q), ``eval`` (rounds, n_eval, Q), ``collapsed`` (Q,) (first collapsed
+    round, ``rounds`` if none), ``runs`` (the engine results) and the eigendecomposition ``d``, ``W``.
     """
     K, Q = Y.shape
     n_eval = 0 if gram_eval is None else gram_eval.shape[0]
     train = np.zeros((rounds, K, Q))
     ev = np.zeros((rounds, n_eval, Q))
     collapsed = np.full(Q, rounds)
-    for q in range(Q):
-        r = _self_distill(gram, Y[:, q], rounds, eps=eps, gram_eval=gram_eval)
-        T = r["train"].shape[0]
-        train[:T, :, q] = r["train"]
+    runs = _self_distill_batch(gram, Y, rounds, eps=eps, gram_eval=gram_eval)
+    for q, r in enumerate(runs):
+        T = r.rounds_run
+        train[:T, :, q] = r.train_predictions
         if gram_eval is not None:
-            ev[:T, :, q] = r["eval"]
+            ev[:T, :, q] = r.eval_predictions
         collapsed[q] = T
-    return {"train": train, "eval": ev, "collapsed": collapsed}
+    return {"train": train, "eval": ev, "collapsed": collapsed, "runs": runs,
+            "d": runs[0].eigenvalues, "W": runs[0].eigenvectors}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -135,20 +114,30 @@ def sec4_data(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 def fig2_data(seed: int = 0, *, n_grid: int = 401) -> dict:
     """Everything plotted in Fig. 2: Green's function curves, samples, unregularised fit, rounds."""
+    from theory.sd import gram_matrix, green_function, kernel_matrix
+
     x, y = sec4_data(seed)
-    K = x.size
     grid = np.linspace(0.0, 1.0, n_grid)
     sources = np.array([0.1, 0.3, 0.5, 0.7, 0.9])
-    green = _green(grid[:, None], sources[None, :])
-    gram = _gram(x)  # g(x_j, x_k)/K, Eq. (16)
-    gram_eval = _green(grid[:, None], x[None, :]) / K  # rows are g_x^T, Eq. (17)
+    green = green_function(grid[:, None], sources[None, :])
+    gram = gram_matrix(x, "spline")  # g(x_j, x_k)/K, Eq. (16)
+    gram_eval = kernel_matrix(grid, x, "spline")  # rows are g_x^T, Eq. (17)
     interp = _self_distill(gram, y, 1, c=0.0, gram_eval=gram_eval)
     # one extra round, to report where the labels collapse (the paper: after t = 3)
     rounds = _self_distill(gram, y, SEC4_ROUNDS + 1, eps=SEC4_EPS, gram_eval=gram_eval)
     return {"x": x, "y": y, "grid": grid, "sources": sources, "green": green, "gram": gram,
-            "interp_eval": interp["eval"][0], "interp_train": interp["train"][0],
-            "rounds_eval": rounds["eval"], "rounds_train": rounds["train"], "c": rounds["c"],
-            "B": rounds["B"], "d": rounds["d"], "collapsed": rounds["collapsed"]}
+            "interp_eval": interp.eval_predictions[0], "interp_train": interp.train_predictions[0],
+            "rounds_eval": rounds.eval_predictions, "rounds_train": rounds.train_predictions, "c": rounds.c,
+            "B": rounds.b_diag, "d": rounds.eigenvalues, "collapsed": rounds.collapsed_at,
+            "rms_interp": _rms_to_truth(grid, interp.eval_predictions[0]),
+            "rms_rounds": _rms_to_truth(grid, rounds.eval_predictions)}
+
+
+def _rms_to_truth(grid: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """Root mean square distance to sin(2 pi x) over [0, 1] (trapezoid rule on the grid), per row of ``f``."""
+    from scipy.integrate import trapezoid
+
+    return np.sqrt(trapezoid((np.atleast_2d(f) - np.sin(2 * np.pi * grid)) ** 2, grid, axis=-1))
 
 
 _ROUND_COLORS = ("C0", "C1", "C2", "C3", "C4", "C5")
@@ -180,14 +169,17 @@ def fig2(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
     b.set_ylim(ylim)
     c.set_ylim(ylim)
     col = D["collapsed"]
+    collapse = (f"At round {col} the labels have collapsed (||y_t||^2/K <= eps, f = 0)." if col is not None
+                else f"No collapse within {SEC4_ROUNDS + 1} rounds.")
+    shown = D["rms_rounds"][:SEC4_ROUNDS]
+    rms = (f"RMS distance to sin(2 pi x) on [0, 1]: unregularised fit {D['rms_interp'][0]:.2f}; "
+           f"rounds t = 0..{shown.size - 1}: " + ", ".join(f"{v:.2f}" for v in shown) + ".")
     fig.suptitle("sd.fig2 - reproduces Fig. 2 of [sd] (exact; spline regulariser of Sec. 4)")
     fig.text(0.0, -0.01, (
         f"Chosen where the paper is open or inconsistent: targets sin(2 pi x) (caption; the text says sin x and "
         f"y = x + noise), noise N(0, {SEC4_SIGMA}^2), seed {seed}; K = {SEC4_K} points at (k - 1/2)/11 "
         "(the paper's grid 0, 0.1, ..., 1\nputs 2 points where g vanishes, so G would be singular); "
-        "G = g/K (Eq. 16); unregularised fit = limit c -> 0 (interpolation). "
-        + (f"At round {col} the labels have collapsed (||y_t||^2/K <= eps, f = 0)." if col is not None
-           else f"No collapse within {SEC4_ROUNDS + 1} rounds.")),
+        "G = g/K (Eq. 16); unregularised fit = limit c -> 0 (interpolation). " + collapse + "\n" + rms),
         fontsize=5.5, ha="left", va="top")
     return style.save(fig, out, "sd_fig2", pdf=pdf)
 
@@ -249,11 +241,11 @@ def digits_split(seed: int, split: int, n_train: int, label_noise: float) -> dic
 def rbf_grams(X_train: np.ndarray, X_test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """RBF Gram matrices exp(-gamma ||x - x'||^2)/K with sklearn's 'scale' width gamma = 1/(p Var X),
     divided by K as in Eq. (16)."""
-    from sklearn.metrics.pairwise import rbf_kernel
+    from theory.sd import gram_matrix, kernel_matrix
 
-    gamma = 1.0 / (X_train.shape[1] * X_train.var())
-    K = X_train.shape[0]
-    return rbf_kernel(X_train, X_train, gamma=gamma) / K, rbf_kernel(X_test, X_train, gamma=gamma) / K
+    length_scale = np.sqrt(X_train.shape[1] * X_train.var() / 2.0)  # exp(-gamma r^2) = exp(-r^2 / (2 l^2))
+    return (gram_matrix(X_train, "rbf", length_scale=length_scale),
+            kernel_matrix(X_test, X_train, "rbf", length_scale=length_scale))
 
 
 def one_vs_rest(labels: np.ndarray, Q: int = 10) -> np.ndarray:
@@ -283,6 +275,9 @@ def digits_l2_curves(seed: int, *, n_splits: int, n_train: int, label_noise: flo
 
 
 def _band(ax, t, values, color, label, marker="o"):
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     m, sd = values.mean(0), values.std(0)
     ax.plot(t, m, marker=marker, ms=3, color=color, label=label)
     ax.fill_between(t, m - sd, m + sd, color=color, alpha=0.2, lw=0)
@@ -405,19 +400,20 @@ def fig5(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
     return style.save(fig, out, "sd_fig5", pdf=pdf)
 
 
-def gradient_flow_match(gram: np.ndarray, Y0: np.ndarray, target_loss: float, gram_eval: np.ndarray) -> dict:
+def gradient_flow_match(d: np.ndarray, W: np.ndarray, Y0: np.ndarray, target_loss: float,
+                        gram_eval: np.ndarray) -> dict:
     """Early stopping by iterations: gradient descent on the kernel least-squares problem
     min_alpha mean((G alpha - Y0)^2), alpha <- alpha - eta (G alpha - Y0) from alpha = 0 (the NTK training
     of Sec. 5.1), in its small-step limit (gradient flow), stopped at the time tau at which the mean
     squared training error on Y0 equals ``target_loss``.
 
-    Exact in the eigenbasis G = V diag(d) V^T: the residual is V exp(-tau d) V^T Y0 and
-    alpha(tau) = V diag((1 - exp(-tau d))/d) V^T Y0; tau is found by Brent's method on log tau.
+    Exact in the eigenbasis G = W diag(d) W^T (``d``, ``W`` as returned by the engine): the residual is
+    W exp(-tau d) W^T Y0 and alpha(tau) = W diag((1 - exp(-tau d))/d) W^T Y0; tau is found by Brent's
+    method on log tau.
     """
     from scipy.optimize import brentq
 
-    d, V = np.linalg.eigh(gram)
-    d = np.maximum(d, 0.0)
+    d, V = np.maximum(np.asarray(d, float), 0.0), np.asarray(W, float)
     Z = V.T @ Y0
     n = Z.size
 
@@ -439,7 +435,7 @@ def gradient_flow_match(gram: np.ndarray, Y0: np.ndarray, target_loss: float, gr
     with np.errstate(divide="ignore", invalid="ignore"):
         filt = np.where(d > 0, -np.expm1(-tau * d) / np.where(d > 0, d, 1.0), tau)
     alpha = V @ (filt[:, None] * Z)
-    return {"tau": tau, "loss": loss(tau), "train": gram @ alpha, "eval": gram_eval @ alpha,
+    return {"tau": tau, "loss": loss(tau), "train": V @ (d[:, None] * (V.T @ alpha)), "eval": gram_eval @ alpha,
             "filter": -np.expm1(-tau * d), "d": d}
 
 
@@ -461,17 +457,20 @@ def digits_early_stopping(seed: int, *, n_splits: int, n_train: int, label_noise
             Y0 = one_vs_rest(S["y_train"])
             r = _self_distill_classes(gram, Y0, rounds, eps=eps, gram_eval=gram_test)
             T = min(T, int(r["collapsed"].min()))
-            for t in range(int(r["collapsed"].min())):
+            T_s = int(r["collapsed"].min())
+            # the Sec. 3.4 early stopping: one eps-constrained fit per (round, class), eps = SD's class loss
+            per_round = ((r["train"][:T_s] - Y0) ** 2).mean(1)  # (T_s, Q)
+            larger = _self_distill_batch(gram, np.tile(Y0, T_s), 1, eps=per_round.ravel(), gram_eval=gram_test)
+            for t in range(T_s):
                 per_class = ((r["train"][t] - Y0) ** 2).mean(0)
                 res["sd_loss"][s, t] = per_class.mean()
                 res["sd_test"][s, t] = np.mean(r["eval"][t].argmax(1) == S["y_test"])
-                gd = gradient_flow_match(gram, Y0, per_class.mean(), gram_test)
+                gd = gradient_flow_match(r["d"], r["W"], Y0, per_class.mean(), gram_test)
                 res["gd_loss"][s, t] = gd["loss"]
                 res["gd_test"][s, t] = np.mean(gd["eval"].argmax(1) == S["y_test"])
-                F_tr, F_te = np.zeros_like(Y0), np.zeros((gram_test.shape[0], Y0.shape[1]))
-                for q in range(Y0.shape[1]):
-                    e = _self_distill(gram, Y0[:, q], 1, eps=per_class[q], gram_eval=gram_test)
-                    F_tr[:, q], F_te[:, q] = e["train"][0], e["eval"][0]
+                fits = larger[t * Y0.shape[1]:(t + 1) * Y0.shape[1]]
+                F_tr = np.stack([e.train_predictions[0] for e in fits], 1)
+                F_te = np.stack([e.eval_predictions[0] for e in fits], 1)
                 res["eps_loss"][s, t] = ((F_tr - Y0) ** 2).mean()
                 res["eps_test"][s, t] = np.mean(F_te.argmax(1) == S["y_test"])
     res = {k: v[:, :T] for k, v in res.items()}
@@ -489,12 +488,12 @@ def early_stopping_filters(seed: int, *, n_train: int, t: int, label_noise: floa
         gram, gram_test = rbf_grams(S["X_train"], S["X_test"])
         Y0 = one_vs_rest(S["y_train"])
         r = _self_distill(gram, Y0[:, q], t + 1, eps=eps)
-        target = float(((r["train"][t] - Y0[:, q]) ** 2).mean())
-        gd = gradient_flow_match(gram, Y0[:, [q]], target, gram_test[:1])
+        target = float(r.mse_to_original[t])
+        gd = gradient_flow_match(r.eigenvalues, r.eigenvectors, Y0[:, [q]], target, gram_test[:1])
         e = _self_distill(gram, Y0[:, q], 1, eps=target)
-    order = np.argsort(r["d"])[::-1]
-    return {"sd": r["B"][t][order], "gd": gd["filter"][np.argsort(gd["d"])[::-1]],
-            "eps": e["B"][0][np.argsort(e["d"])[::-1]], "d": r["d"][order], "loss": target}
+    order = np.argsort(r.eigenvalues)[::-1]
+    return {"sd": r.b_diag[t][order], "gd": gd["filter"][order], "eps": e.b_diag[0][order],
+            "d": r.eigenvalues[order], "loss": target, "gd_loss": gd["loss"], "eps_loss": float(e.mse_to_original[0])}
 
 
 @figure("sd.fig6", title="analogue of Fig. 6 (digits, RBF kernel regression, l2 loss) for Fig. 6 "
@@ -529,3 +528,79 @@ def fig6(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
         "exactly at that loss; or one eps-constrained fit with the per-class losses as tolerances). "
         "Rounds shown: before any class collapses."), fontsize=5.5, ha="left", va="top")
     return style.save(fig, out, "sd_fig6", pdf=pdf)
+
+
+# ---------------------------------------------------------------------------------------------------
+# not in the paper: the spectrum of B_t over many rounds
+
+
+SPECTRUM_EPS = 1e-4  # near-interpolation regime: many rounds before the collapse (Prop. 4, Sec. 3.5)
+
+
+def participation_ratio(b: np.ndarray) -> np.ndarray:
+    """Effective number of basis functions (sum_k b_k)^2 / sum_k b_k^2 of each row of ``b`` (1 to K)."""
+    b = np.atleast_2d(b)
+    return b.sum(1) ** 2 / (b * b).sum(1)
+
+
+def spectrum_data(seed: int = 0, *, n_train: int = 400, eps: float = SPECTRUM_EPS, max_rounds: int = 2000) -> dict:
+    """Normalised diagonal B_t[k,k] / max_k B_t[k,k] (Eq. 46) for every round up to the collapse, on the
+    Sec. 4 data and on digits (RBF kernel, class 0 one-vs-rest, no label noise), eigenvalues descending;
+    plus the per-round rate d_k/d_max that pure power iteration on G would give."""
+    out = {}
+    x, y = sec4_data(seed)
+    from theory.sd import gram_matrix
+
+    problems = {"sec4": (gram_matrix(x, "spline"), y)}
+    with _one_blas_thread():
+        S = digits_split(seed, 0, n_train, 0.0)
+        gram, _ = rbf_grams(S["X_train"], S["X_train"][:1])
+        problems["digits"] = (gram, one_vs_rest(S["y_train"])[:, 0])
+        for name, (G, labels) in problems.items():
+            r = _self_distill(G, labels, max_rounds, eps=eps)
+            order = np.argsort(r.eigenvalues)[::-1]
+            B = r.b_diag[:, order]
+            out[name] = {"B": B, "normalised": B / B.max(1, keepdims=True), "d": r.eigenvalues[order],
+                         "c": r.c, "collapsed": r.collapsed_at, "effective": participation_ratio(B)}
+    return out
+
+
+@figure("sd.spectrum", title="not in the paper: normalised diagonal of B_t over many rounds (power-iteration-like "
+        "concentration on the top eigen-direction)")
+def spectrum(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
+    D = spectrum_data(seed, n_train=300 if quick else 600)
+    fig, ax = style.subplots(1, 3, height=2.4, layout="constrained")
+    a, b, e = ax[0]
+    P = D["sec4"]
+    T, K = P["B"].shape
+    cmap = style.plt.get_cmap("viridis")
+    t = np.arange(T)
+    for k in range(K):
+        a.semilogy(t, P["normalised"][:, k], color=cmap(k / (K - 1)), lw=1)
+    a.set(xlabel="round $t$", ylabel=r"$B_t[k,k]\,/\,\max_j B_t[j,j]$", ylim=(1e-30, 3),
+          title=f"(a) Sec. 4 data, K = {K}, $\\epsilon$ = {SPECTRUM_EPS:g}")
+    sm = style.plt.cm.ScalarMappable(cmap=cmap, norm=style.plt.Normalize(1, K))
+    fig.colorbar(sm, ax=a, label="$k$", ticks=[1, K // 2 + 1, K], fraction=0.06, pad=0.02)
+    Q = D["digits"]
+    img = np.log10(np.maximum(Q["normalised"].T, 1e-300))
+    Kd = img.shape[0]
+    im = b.imshow(img, aspect="auto", origin="lower", cmap="magma", vmin=-30, vmax=0,
+                  extent=(-0.5, img.shape[1] - 0.5, 0.5, Kd + 0.5))
+    b.set(xlabel="round $t$", ylabel="$k$ (by $d_k$ desc.)", yscale="log",
+          title=f"(b) digits, RBF, K = {Kd}, class 0")
+    b.grid(False)
+    fig.colorbar(im, ax=b, label=r"$\log_{10}$ of the ratio in (a)", fraction=0.06, pad=0.02)
+    for name, color, label in (("sec4", "C0", f"Sec. 4 (K = {K})"), ("digits", "C1", f"digits (K = {Kd})")):
+        e.semilogy(np.arange(D[name]["effective"].size), D[name]["effective"], color=color, label=label)
+    e.set(xlabel="round $t$", ylabel=r"$(\sum_k b_k)^2 / \sum_k b_k^2$, $b_k = B_t[k,k]$",
+          title="(c) effective number of basis functions")
+    e.legend(loc="upper right", fontsize=6)
+    fig.suptitle("sd.spectrum - not in the paper: B_t concentrates on the top eigen-direction like power iteration")
+    fig.text(0.0, -0.01, (
+        f"Constrained self-distillation with eps = {SPECTRUM_EPS:g} (near interpolation, Sec. 3.5) "
+        "up to the last round before the labels collapse; k orders the eigenvalues d_k of G descending.\n"
+        "Each round multiplies B by D (c_t I + D)^-1, which tends to D / c_t as c_t grows, so B_t[k,k] / B_t[1,1] "
+        "decays at the power-iteration rate d_k / d_1 per round.\n"
+        "Digits: one-vs-rest +-1 labels of class 0, clean labels, G/K, RBF width of sd.fig4."),
+        fontsize=5.5, ha="left", va="top")
+    return style.save(fig, out, "sd_spectrum", pdf=pdf)
