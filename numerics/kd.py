@@ -440,3 +440,98 @@ def _bench_chains() -> list[BenchCase]:
         cases.append(BenchCase(f"exact moment recursion, d={d}, 100 steps", 100, "steps",
                                lambda chd=chd, d=d: moment_trajectory(chd, np.zeros(d), 100)))
     return cases
+
+
+# ----------------------------------------------------------------------------------------------
+# augmented linear operator: exact moments at arbitrary times by matrix powers
+# ----------------------------------------------------------------------------------------------
+
+
+def augmented_operator(B: np.ndarray, v: np.ndarray, Q: np.ndarray) -> np.ndarray:
+    """Matrix G with w' = G w for w = [vec S (row-major); m; 1] under y' = B_i D y + v_i.
+
+    ``S' = mean_i B_i (S o Q) B_i^T + C(m) + C(m)^T + mean_i v_i v_i^T`` with
+    ``C(m) = mean_i B_i m v_i^T``, ``m' = mean_i B_i m + mean_i v_i``.
+    """
+    n, d, _ = B.shape
+    D2 = d * d
+    G = np.zeros((D2 + d + 1, D2 + d + 1))
+    G[:D2, :D2] = np.einsum("ijk,ilm->jlkm", B, B).reshape(D2, D2) / n * Q.reshape(1, -1)
+    W = np.einsum("ijl,ik->jkl", B, v) / n
+    G[:D2, D2:D2 + d] = (W + W.transpose(1, 0, 2)).reshape(D2, d)
+    G[:D2, -1] = (v.T @ v / n).reshape(-1)
+    G[D2:D2 + d, D2:D2 + d] = B.mean(axis=0)
+    G[D2:D2 + d, -1] = v.mean(axis=0)
+    G[-1, -1] = 1.0
+    return G
+
+
+def _unpack(w: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray]:
+    S = w[:d * d].reshape(d, d)
+    return w[d * d:d * d + d], 0.5 * (S + S.T)
+
+
+def moments_at(ch: AffineChain, x0: Any, times: Any) -> dict:
+    """Exact E||x^t-x*||^2, E f(x^t)-f*, E||y^t-x*||^2 at arbitrary (increasing) times t via powers of the
+    augmented operator (no iteration over intermediate steps)."""
+    x0 = require_finite(x0, "x0")
+    times = np.asarray(times, dtype=np.int64)
+    require(times.ndim == 1 and times.size >= 1 and bool(np.all(np.diff(times) >= 0)) and times[0] >= 0,
+            "times", times, "be non-decreasing integers >= 0")
+    d = x0.size
+    G = augmented_operator(ch.B, ch.v, ch.Q)
+    w = np.concatenate([np.outer(x0, x0).reshape(-1), x0, [1.0]])
+    out = {k: np.empty(times.size) for k in ("dist_sq", "gap", "y_dist_sq")}
+    last = 0
+    for j, t in enumerate(times):
+        w = np.linalg.matrix_power(G, int(t - last)) @ w
+        last = int(t)
+        m, S = _unpack(w, d)
+        vals = _summaries(ch, m, S)
+        if not np.all(np.isfinite(vals)):
+            raise FloatingPointError(f"moments_at: the second moment diverged by step {int(t)}")
+        out["dist_sq"][j], out["gap"][j], out["y_dist_sq"][j] = vals
+    return out
+
+
+def refresh_phases(A: Any, b: Any, x0: Any, gamma: float, tau: int, phases: int) -> np.ndarray:
+    """Exact E f(x^{m tau}) - f*, m = 0..phases, for unbiased distillation (16) with lam = 1 and the teacher
+    refreshed to the current iterate every tau steps (theta^m = x^{m tau}, theta^0 = x^0) [kd, after Thm. 3].
+
+    The pair (x, theta) evolves affinely: x' = (I - g A_i) x + g (A_i - H) theta + g H x*, theta' = theta;
+    at each phase end theta := x. Moments of the pair are propagated exactly.
+    """
+    A = require_finite(A, "A")
+    b = require_finite(b, "b")
+    x0 = require_finite(x0, "x0")
+    require_positive(gamma, "gamma")
+    require(isinstance(tau, (int, np.integer)) and tau >= 1, "tau", tau, "be an integer >= 1")
+    c = least_squares_constants(A, b)
+    n, d = A.shape
+    Ai = np.einsum("ij,ik->ijk", A, A)
+    B = np.zeros((n, 2 * d, 2 * d))
+    B[:, :d, :d] = np.eye(d) - gamma * Ai
+    B[:, :d, d:] = gamma * (Ai - c.H)
+    B[:, d:, d:] = np.eye(d)
+    v = np.zeros((n, 2 * d))
+    v[:, :d] = gamma * c.H @ c.x_star
+    G = np.linalg.matrix_power(augmented_operator(B, v, np.ones((2 * d, 2 * d))), int(tau))
+    P = np.zeros((2 * d, 2 * d))
+    P[:d, :d] = np.eye(d)
+    P[d:, :d] = np.eye(d)
+    z0 = np.concatenate([x0, x0])
+    m, S = z0, np.outer(z0, z0)
+    gaps = [ls_gap(c, m[:d], S[:d, :d])]
+    for _ in range(phases):
+        w = G @ np.concatenate([S.reshape(-1), m, [1.0]])
+        m, S = _unpack(w, 2 * d)
+        m, S = P @ m, P @ S @ P.T
+        gaps.append(ls_gap(c, m[:d], S[:d, :d]))
+    return np.array(gaps)
+
+
+def ls_gap(c, m: np.ndarray, S: np.ndarray) -> float:
+    """E f(x) - f* from the mean and second moment of x on least squares."""
+    xs = c.x_star
+    E = S - np.outer(m, xs) - np.outer(xs, m) + np.outer(xs, xs)
+    return float(0.5 * np.sum(c.H * E))
