@@ -377,7 +377,8 @@ def simulate_pl(x0: float, theta: float, lmbda: float, gamma: float, noise: floa
     require_positive(gamma, "gamma")
     require_positive(noise, "noise", strict=False)
     cps = np.asarray([T] if checkpoints is None else checkpoints, dtype=np.int64)
-    signs = np.random.default_rng(seed).integers(0, 2, size=(T, chains)).astype(np.uint8)
+    raw = np.frombuffer(np.random.default_rng(seed).bytes((T * chains + 7) // 8), dtype=np.uint8)
+    signs = np.unpackbits(raw)[:T * chains].reshape(T, chains)
     out = np.empty((cps.size, chains))
     fn = _pl_kernel if backend == "numba" else _pl_numpy
     fn(float(x0), float(theta), float(lmbda), float(gamma), float(noise), signs, bool(unbiased), cps, out)
