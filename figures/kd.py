@@ -150,7 +150,7 @@ def fig1(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
             ax.plot(epochs, y, color=c, marker="o", ms=2.5, label=rf"$\lambda={lam:g}$")
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
-    axes[0, 0].legend(loc="lower left", ncol=1)
+    axes[0, 2].legend(loc="upper left", ncol=1, fontsize=6)
     fig.suptitle("Analogue of Fig. 1 (digits 4x4, ReLU net with 32 hidden units): "
                  "exact gradient of (4) vs approximation (5), student started at the teacher", fontsize=7)
     fig.tight_layout()
@@ -191,23 +191,28 @@ def fig2_data(*, quick: bool, seed: int = 0) -> dict:
                          "(MNIST linear model; CIFAR-10 ResNet50 features): training loss vs lambda")
 def fig2(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
     d = fig2_data(quick=quick, seed=seed)
-    fig, axes = style.subplots(1, 2, height=2.6)
+    fig, axes = style.subplots(1, 2, height=3.0)
     styles = (("running", "running minibatch loss (paper)", "C0", "-"),
               ("full_avg", "full-batch loss, mean over epoch", "C1", "-"),
               ("full", "full-batch loss at epoch end", "C2", "-"))
     for ax, (name, p) in zip(axes[0], d["panels"].items()):
         for key, label, c, _ in styles:
             mn, last = p[key]
-            ax.plot(d["lams"], last - d["fstar"], color=c, marker="o", ms=2.5, label=f"{label}: last {d['last']}")
-            ax.plot(d["lams"], mn - d["fstar"], color=c, ls="--", lw=0.9, label="min over epochs")
-        ax.set_yscale("log")
+            ax.plot(d["lams"], last - d["fstar"], color=c, marker="o", ms=2.5)
+            ax.plot(d["lams"], mn - d["fstar"], color=c, ls="--", lw=0.9)
+        ax.axhline(0.0, color="grey", lw=0.6)
         ax.set_xlabel(r"distillation weight $\lambda$ ($\lambda=0$: SGD)")
         ax.set_title(f"{name}, $f(\\theta)-f^*$ = {p['gap']:.2g}")
     axes[0, 0].set_ylabel(r"training loss $-\ f^*$")
-    axes[0, 1].legend(fontsize=5.5, loc="lower left")
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color=c, marker="o", ms=2.5, label=label) for _, label, c, _ in styles]
+    handles += [Line2D([], [], color="grey", label=f"last {d['last']} epochs (mean)"),
+                Line2D([], [], color="grey", ls="--", lw=0.9, label="min over epochs")]
+    fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=6, frameon=False)
     fig.suptitle(f"Analogue of Fig. 2 ({DATA_TAG}, lr {LR}, batch {BATCH}, {d['epochs']} epochs, "
                  f"{d['n_seeds']} seed(s)); $f^*$ = {d['fstar']:.4f}", fontsize=7)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     return style.save(fig, out, "kd_fig2", pdf=pdf)
 
 
@@ -268,10 +273,12 @@ def fig3(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
         axes[0, 0].plot(ep, r["running"] - d["fstar"], color=c, label=name)
         axes[0, 0].plot(ep, r["full_avg"] - d["fstar"], color=c, ls=":", lw=0.9)
         axes[0, 1].plot(ep, r["variance"], color=c, label=name)
-    axes[0, 0].set_yscale("log")
+    sgd = d["runs"]["SGD"]["running"] - d["fstar"]
+    axes[0, 0].set_ylim(-0.1 * sgd[2:].max(), 1.6 * sgd[2:].max())  # epoch 1 is off scale
+    axes[0, 0].axhline(0.0, color="grey", lw=0.6)
     axes[0, 0].set_ylabel(r"train loss $-\ f^*$ (solid: running; dotted: full batch)", fontsize=6.5)
     axes[0, 1].set_yscale("log")
-    axes[0, 1].set_ylabel(r"per-sample direction variance $\frac{1}{n}\sum_i\|g_i-\bar g\|^2$", fontsize=6.5)
+    axes[0, 1].set_ylabel(r"direction variance $\frac{1}{n}\sum_i\|g_i-\bar g\|^2$", fontsize=7)
     for ax in axes[0]:
         ax.set_xlabel("epoch")
     axes[0, 1].legend(fontsize=6)
