@@ -382,9 +382,9 @@ class TrainResult:
     ``variance_points`` evenly spaced iterates of the epoch (what the running metric would estimate if
     each minibatch were independent of the iterate; under reshuffling it is not, and the running metric
     sits above it, while the end-of-epoch iterate sits below it); ``variance``: per-sample variance
-    (1/n) sum ||g_n - g||^2 of the update direction over the whole training set, averaged over ``variance_points`` iterations of the
-    epoch (the variance of a size-B minibatch direction is this times (n-B)/(B(n-1))); ``cosine``,
-    ``distance``, ``snr``: epoch means of cos(g_kd, g_lin), ||g_kd - g_lin|| and ||g_kd - g_lin|| / ||g_kd||
+    (1/n) sum ||g_n - g||^2 of the update direction over the whole training set, averaged over
+    ``variance_points`` iterations of the epoch (the variance of a size-B minibatch direction is this
+    times (n-B)/(B(n-1))); ``cosine``, ``distance``, ``snr``: epoch means of cos(g_kd, g_lin), ||g_kd - g_lin|| and ||g_kd - g_lin|| / ||g_kd||
     between the exact gradient of (4) and approximation (5) at the current student.
     """
 
