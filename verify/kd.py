@@ -940,3 +940,210 @@ def theorem2(run: Run) -> Outcome:
                             "pl_example_constants": pl, "pl_gamma": gamma,
                             "pl_worst_lower_ci_over_bound": worst_lo, "pl_worst_upper_ci_over_bound": worst_hi,
                             "stationary_gap_vs_gamma_slope_lambda0": _stationary_slope(lev, gammas)})
+
+
+@claim("kd.eq16", ref="Sec. 5, Eq. (16)", kind="identity",
+       statement="(7) is biased (expected step grad f(x) - lam grad f(theta)); (16) is unbiased, its stationary mean is x*, and with theta = x*, lam = 1 it converges exactly")
+def eq16(run: Run) -> Outcome:
+    """Claim: adding lam grad f(theta) makes the expected step of (16) equal grad f(x) for every lam, theta
+    (unbiased), whereas (7) has mean fixed point x* + lam (theta - x*) on least squares; with the optimal teacher
+    theta = x* and lam = 1 the iteration (16) has no residual variance (full variance reduction)
+    [kd, Sec. 5, Eq. (16)].
+
+    Setting: random least-squares instances, random x, teachers, lam in {uniform(-0.5, 1.5), 1},
+    gamma = 1/(8 cal_L). Exact enumeration over rows; stationary moments from the linear system.
+
+    Check: expected step vs grad f(x) to 1e-9 relative; stationary mean of (16) vs x* to 1e-9 (relative to
+    max(||x*||, 1)); stationary E||x - x*||^2 of (16) with theta = x*, lam = 1 below 1e-9 max(||x*||^2, 1) (linear-solve roundoff); bias of (7)
+    ||E x_inf - x*|| equals |lam| ||theta - x*|| (1e-9).
+
+    Negative control: drop the correction term lam grad f(theta) (i.e. run (7)): the stationary mean misses x*.
+    """
+    from numerics.kd import affine_chain, stationary_moments
+
+    rng = run.rng
+    errs = []
+    resid = 0.0
+    for _ in range(run.size(12, 100)):
+        A, b = _ls(rng)
+        c = tk.least_squares_constants(A, b)
+        d = A.shape[1]
+        theta = c.x_star + rng.normal(size=d)
+        lam = float(rng.choice([rng.uniform(-0.5, 1.5), 1.0]))
+        x = rng.normal(size=d)
+        gth = c.H @ (theta - c.x_star)
+        step = np.mean(_sgd_gradients(A, b, x) - lam * _sgd_gradients(A, b, theta), axis=0) + lam * gth
+        errs.append(float(np.max(relative_error(step, c.H @ (x - c.x_star)))))
+        gamma = 1 / (8 * c.cal_L)
+        scheme = "distill" if run.control else "unbiased"
+        st = stationary_moments(affine_chain(A, b, theta, lam, gamma, scheme=scheme))
+        scale = max(float(np.linalg.norm(c.x_star)), 1.0)
+        errs.append(float(np.linalg.norm(st["mean"] - c.x_star)) / scale)
+        st7 = stationary_moments(affine_chain(A, b, theta, lam, gamma))
+        errs.append(float(relative_error(np.linalg.norm(st7["mean"] - c.x_star), abs(lam) * np.linalg.norm(theta - c.x_star))))
+        st_opt = stationary_moments(affine_chain(A, b, c.x_star, 1.0, gamma, scheme=scheme))
+        r = st_opt["dist_sq"] / max(float(c.x_star @ c.x_star), 1.0)
+        resid = max(resid, abs(r))
+    e = max(errs)
+    holds = e <= 1e-9 and resid <= 1e-9
+    return Outcome(holds=bool(holds), measured=e, reference=1e-9, relation="<=", tolerance=1e-9,
+                   details={"max_error": e, "stationary_residual_at_optimal_teacher": resid})
+
+
+@claim("kd.theorem3", ref="Thm. 3, Eq. (17)", kind="rate",
+       statement="For gamma <= mu/(3 L cal_L), (16) with lam = 1: E f(x^t)-f* <= (1-gamma mu)^t (f(x^0)-f*) + 3L(L+cal_L) gamma (f(theta)-f*)/mu")
+def theorem3(run: Run) -> Outcome:
+    """Claim: under Assumptions 2 and 3 and gamma <= mu/(3 L cal_L), the unbiased iteration (16) with lam = 1
+    satisfies E f(x^t) - f* <= (1-gamma mu)^t (f(x^0)-f*) + 3 L (L + cal_L) gamma (f(theta)-f*)/mu
+    [kd, Thm. 3, Eq. (17)].
+
+    Setting: random least-squares instances, teachers at distance 0.01..2, x^0 = x* or far, gamma at the limit
+    mu/(3 L cal_L) and at 1/4 of it; exact E f(x^t) - f* on a geometric grid of t and at t = inf.
+
+    Check: worst ratio exact/bound <= 1 + 1e-9. Rate consequences (exact, fitted log-log slopes with standard
+    errors): stationary level against gamma (expected 1) and against f(theta) - f* (expected 1), the
+    multiplicative gamma (f(theta) - f*) dependence that (17) claims.
+
+    Negative control: bound times 0.9: fails at t = 0.
+    """
+    from numerics.kd import affine_chain, moments_at, stationary_moments
+
+    rng = run.rng
+    fac = 0.9 if run.control else 1.0
+    vals, bnds, stat_ratio = [], [], []
+    for A, b, c, theta, x0 in _theorem_instances(rng, run.size(8, 50)):
+        m = tk.teacher_moments(A, b, theta, c)
+        gap0 = tk.ls_loss(A, b, x0) - c.f_star
+        for gamma in (tk.step_theorem3(c.mu, c.L, c.cal_L), tk.step_theorem3(c.mu, c.L, c.cal_L) / 4):
+            ch = affine_chain(A, b, theta, 1.0, gamma, scheme="unbiased")
+            times = _times(1 / (gamma * c.mu), run.size(15, 40))
+            ex = moments_at(ch, x0, times)["gap"]
+            st = stationary_moments(ch)["gap"]
+            bd = tk.theorem3_bound(times, gap0, m.gap, mu=c.mu, L=c.L, cal_L=c.cal_L, gamma=gamma)
+            bst = tk.theorem3_bound(np.inf, gap0, m.gap, mu=c.mu, L=c.L, cal_L=c.cal_L, gamma=gamma)
+            vals += list(ex) + [st]
+            bnds += list(fac * bd) + [fac * bst]
+            stat_ratio.append(st / bst)
+    out = bound_outcome(vals, np.maximum(bnds, 1e-300), tol=1e-9)
+    A, b = _ls(rng, n=12, d=3, spread=0.5)
+    c = tk.least_squares_constants(A, b)
+    theta = c.x_star + rng.normal(size=3)
+    g0 = tk.step_theorem3(c.mu, c.L, c.cal_L)
+    gammas = g0 * np.geomspace(1, 1 / 64, 7)
+    lev = [stationary_moments(affine_chain(A, b, theta, 1.0, g, scheme="unbiased"))["gap"] for g in gammas]
+    v = rng.normal(size=3)
+    gaps, lev2 = [], []
+    for s in np.geomspace(1.0, 1e-3, 7):
+        th = c.x_star + s * v
+        gaps.append(tk.teacher_moments(A, b, th, c).gap)
+        lev2.append(stationary_moments(affine_chain(A, b, th, 1.0, g0, scheme="unbiased"))["gap"])
+    out.details.update({"stationary_worst_ratio": float(max(stat_ratio)),
+                        "stationary_vs_gamma_slope": _stationary_slope(lev, gammas),
+                        "stationary_vs_teacher_gap_slope": _stationary_slope(lev2, gaps)})
+    return out
+
+
+def _refresh_counterexample():
+    """d = 1, a_i = +-1: mu = L = cal_L = 1, so 3 gamma L (L + cal_L)/mu = 1/2 at gamma = mu/(12 L cal_L)."""
+    A = np.array([[1.0], [-1.0], [1.0], [-1.0]])
+    b = np.array([0.3, -1.2, 2.0, 0.5])
+    return A, b
+
+
+@claim("kd.teacher_refresh", ref="Sec. 5, text after Thm. 3", kind="inequality", expected="erratum",
+       statement="With theta = x^0, gamma <= mu/(12 L cal_L) and t = O(1/(gamma mu)): (1-gamma mu)^t + 3 gamma L (L+cal_L)/mu <= 1/2, so each refresh phase halves f - f*")
+def teacher_refresh(run: Run) -> Outcome:
+    """Claim: choosing theta = x^0 in (17), [(1-gamma mu)^t + 3 gamma L (L+cal_L)/mu] (f(x^0)-f*) <= (f(x^0)-f*)/2
+    provided gamma <= mu/(12 L cal_L) and t = O(1/(gamma mu)); refreshing theta every tau = O(1/(gamma mu)) steps
+    halves the error per phase [kd, Sec. 5 after Thm. 3].
+
+    Setting: the step gamma = mu/(12 L cal_L) on (i) random least-squares instances (cal_L > L), (ii) the
+    one-dimensional least-squares instance a_i = +-1 (mu = L = cal_L = 1), where 3 gamma L (L+cal_L)/mu =
+    (L + cal_L)/(4 cal_L) equals 1/2 exactly, and (iii) the strongly convex bump function of kd.assumptions
+    (mu = 1, L = 101, cal_L = 1.49), where the neighbourhood factor is about 17.
+
+    Check: the bracket at t = 100/(gamma mu) (any fixed O(1) constant) must be <= 1/2; evaluated in exact rational
+    arithmetic on the counterexample. At L = cal_L the bracket is 1/2 + (1-gamma mu)^t > 1/2 for every t (erratum);
+    in general it needs t >= log(4 cal_L/(cal_L - L))/(gamma mu), not bounded by a constant times 1/(gamma mu). The exact refresh process is reported in details
+    (on the counterexample the iteration happens to be noiseless).
+
+    Negative control: the target 1/2 lowered to 1/4: fails as well.
+    """
+    from numerics.kd import refresh_phases
+
+    from fractions import Fraction
+
+    from numerics.kd import refresh_phases
+
+    rng = run.rng
+    target = 0.25 if run.control else 0.5
+    C_big = 100.0  # any fixed O(1) constant: t = C_big/(gamma mu)
+    rows = []
+    # the counterexample in exact rational arithmetic: mu = L = cal_L = 1 (a_i^2 = 1), gamma = 1/12
+    g = Fraction(1, 12)
+    excess_exact = (1 - g) ** int(C_big * 12) + (3 * g * 1 * (1 + 1) / 1 - Fraction(1, 2)) + (Fraction(1, 2) - Fraction(target))
+    A, b = _refresh_counterexample()
+    c = tk.least_squares_constants(A, b)
+    ex = refresh_phases(A, b, np.zeros(1), 1 / 12, tk.refresh_phase_length(1 / 12, 1.0), 2)
+    ce = {"A": A.ravel(), "b": b, "mu": c.mu, "L": c.L, "cal_L": c.cal_L, "gamma": 1 / 12,
+          "bracket_minus_half_at_t_100_over_gamma_mu_exact": float(excess_exact - (Fraction(1, 2) - Fraction(target))),
+          "neighbourhood_factor_3gammaL(L+calL)/mu": 0.5, "t_needed": "inf (bracket > 1/2 for every t)",
+          "exact_process_phase_ratios_tau_ln4": (ex[1:] / ex[:-1]).tolist(),
+          "note": "the exact refresh process still contracts (noiseless here); the displayed inequality chain does not"}
+    excesses = [float(excess_exact)]
+    bump = _bump_counterexample()
+    gb = tk.step_refresh_printed(bump["mu"], bump["L_smoothness"], bump["cal_L_eq10"])
+    excesses.append(tk.refresh_factor(C_big / (gb * bump["mu"]), gb, bump["mu"], bump["L_smoothness"], bump["cal_L_eq10"]) - target)
+    ce["strongly_convex_bump_instance"] = {"f": bump["f"], "mu": 1.0, "L": bump["L_smoothness"],
+                                           "cal_L": bump["cal_L_eq10"], "gamma": gb,
+                                           "neighbourhood_factor": 3 * gb * bump["L_smoothness"] * (bump["L_smoothness"] + bump["cal_L_eq10"]),
+                                           "bracket_minus_half": excesses[-1]}
+    for A, b in [_ls(rng) for _ in range(run.size(5, 30))]:
+        c = tk.least_squares_constants(A, b)
+        gamma = tk.step_refresh_printed(c.mu, c.L, c.cal_L)
+        t = C_big / (gamma * c.mu)
+        excesses.append(tk.refresh_factor(t, gamma, c.mu, c.L, c.cal_L) - target)
+        need = math.log(4 * c.cal_L / (c.cal_L - c.L)) if c.cal_L > c.L * (1 + 1e-12) else "inf"
+        tau = tk.refresh_phase_length(gamma, c.mu)
+        exr = refresh_phases(A, b, np.zeros(A.shape[1]), gamma, tau, 2)
+        rows.append({"bracket_at_t_100_over_gamma_mu": excesses[-1] + target, "mu": c.mu, "L": c.L, "cal_L": c.cal_L,
+                     "t_needed_times_gamma_mu": need,
+                     "exact_phase_ratios_tau_ln4": (exr[1:] / exr[:-1]).tolist() if exr[0] > 0 else []})
+    worst = max(excesses)
+    return Outcome(holds=bool(worst <= 0.0), measured=worst, reference=0.0, relation="<=",
+                   tolerance=0.0, details={"counterexample": ce, "instances": rows,
+                                           "measured_is": "max over instances of bracket(t = 100/(gamma mu)) - 1/2"})
+
+
+@claim("kd.teacher_refresh_corrected", ref="Sec. 5, text after Thm. 3", kind="inequality",
+       statement="With gamma <= mu/(12 L (L+cal_L)) and tau >= ln 4/(gamma mu), (17) gives f - f* halved per phase; exact refresh process halves, error <= 2^-m (f(x^0)-f*)")
+def teacher_refresh_corrected(run: Run) -> Outcome:
+    """Claim: with gamma <= mu/(12 L (L + cal_L)) the neighbourhood factor 3 gamma L (L+cal_L)/mu is <= 1/4, and with
+    tau = ceil(ln 4/(gamma mu)) also (1-gamma mu)^tau <= 1/4, so each phase of (16) with theta^m = x^{m tau} (lam = 1)
+    satisfies E f(x^{m tau}) - f* <= 2^-m (f(x^0) - f*): O(log(1/eps)/(gamma mu)) iterations (corrects the step size
+    of [kd, Sec. 5 after Thm. 3]).
+
+    Setting: the counterexample of kd.teacher_refresh and random least-squares instances; the exact moment
+    recursion of the pair (x, theta) with refreshes (no sampling error), m = 1..3 phases.
+
+    Check: bracket <= 1/2 (1e-12) and E f(x^{m tau}) - f* <= 2^-m (f(x^0)-f*) (1e-9) everywhere; the fitted slope of
+    log2(E f(x^{m tau}) - f*) against m is reported (<= -1 expected).
+
+    Negative control: phases of length tau = 1 instead of ln 4/(gamma mu): the error does not halve, fails.
+    """
+    from numerics.kd import refresh_phases
+
+    rng = run.rng
+    vals, bnds, slopes = [], [], []
+    for A, b in [_refresh_counterexample()] + [_ls(rng) for _ in range(run.size(5, 30))]:
+        c = tk.least_squares_constants(A, b)
+        gamma = tk.step_refresh_corrected(c.mu, c.L, c.cal_L)
+        tau = 1 if run.control else tk.refresh_phase_length(gamma, c.mu)
+        vals.append(tk.refresh_factor(tk.refresh_phase_length(gamma, c.mu), gamma, c.mu, c.L, c.cal_L))
+        bnds.append(0.5)
+        x0 = c.x_star + rng.normal(size=A.shape[1]) * 2
+        ex = refresh_phases(A, b, x0, gamma, tau, 3)
+        vals += list(ex[1:])
+        bnds += list(ex[0] * 0.5 ** np.arange(1, 4))
+        slopes.append(float(np.polyfit(np.arange(4), np.log2(np.maximum(ex, 1e-300)), 1)[0]))
+    return bound_outcome(vals, bnds, tol=1e-9, details={"max_fitted_log2_slope_per_phase": float(max(slopes))})
