@@ -385,7 +385,8 @@ class TrainResult:
     (1/n) sum ||g_n - g||^2 of the update direction over the whole training set, averaged over
     ``variance_points`` iterations of the epoch (the variance of a size-B minibatch direction is this
     times (n-B)/(B(n-1))); ``cosine``, ``distance``, ``snr``: epoch means of cos(g_kd, g_lin),
-    ||g_kd - g_lin|| and ||g_kd - g_lin|| / ||g_kd|| between the exact gradient of (4) and approximation (5) at the current student.
+    ||g_kd - g_lin|| and ||g_kd - g_lin|| / ||g_kd|| between the exact gradient of (4) and
+    approximation (5) at the current student.
     """
 
     params: np.ndarray
