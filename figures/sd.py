@@ -13,6 +13,7 @@ the self-distillation rounds themselves are computed by ``numerics.sd.kernel_sel
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -222,13 +223,21 @@ def _one_blas_thread():
     return threadpool_limits(limits=1, user_api="blas")
 
 
-def digits_split(seed: int, split: int, n_train: int, label_noise: float) -> dict:
-    """A random train/test split of the 1797 digits (pixels / 16) with a fraction of training labels
-    replaced by a uniformly drawn *other* class; the test labels stay clean."""
+@functools.lru_cache(maxsize=1)
+def _digits() -> tuple[np.ndarray, np.ndarray]:
     from sklearn.datasets import load_digits
 
     X, lab = load_digits(return_X_y=True)
-    X = X / 16.0
+    X, lab = X / 16.0, lab.astype(np.int64)
+    X.flags.writeable = False
+    lab.flags.writeable = False
+    return X, lab
+
+
+def digits_split(seed: int, split: int, n_train: int, label_noise: float) -> dict:
+    """A random train/test split of the 1797 digits (pixels / 16) with a fraction of training labels
+    replaced by a uniformly drawn *other* class; the test labels stay clean."""
+    X, lab = _digits()
     rng = np.random.default_rng([seed, split])
     perm = rng.permutation(lab.size)
     tr, te = perm[:n_train], perm[n_train:]
@@ -350,32 +359,116 @@ def kernel_logistic_fit(phi: np.ndarray, targets: np.ndarray, c: float, W0: np.n
     return res.x.reshape(r, Q) / h
 
 
+def _ce_split(seed: int, split: int, n_train: int, label_noise: float, c: float, rounds: int) -> dict:
+    """Cross-entropy self-distillation on one digits split: features, targets and W of every round."""
+    S = digits_split(seed, split, n_train, label_noise)
+    gram, gram_test = rbf_grams(S["X_train"], S["X_test"])
+    phi, V, d = _eigen_features(gram)
+    phi_test = gram_test @ (V / np.sqrt(d))  # g_x^T alpha = g_x^T V D^{-1/2} W
+    Y0 = (one_vs_rest(S["y_train"]) + 1) / 2
+    targets, W, Ws = Y0, None, []
+    for _ in range(rounds):
+        W = kernel_logistic_fit(phi, targets, c, W)
+        Ws.append(W)
+        targets = _softmax(phi @ W)
+    return {"split": S, "phi": phi, "phi_test": phi_test, "Y0": Y0, "W": Ws}
+
+
+def _softmax(F: np.ndarray) -> np.ndarray:
+    from scipy.special import softmax
+
+    return softmax(F, axis=1)
+
+
+def cross_entropy(phi: np.ndarray, W: np.ndarray, Y: np.ndarray) -> float:
+    """Mean softmax cross entropy of the scores ``phi @ W`` against the (soft or one-hot) targets ``Y``."""
+    return _ce_scores(phi @ W, Y)
+
+
+def _ce_scores(F: np.ndarray, Y: np.ndarray) -> float:
+    from scipy.special import log_softmax
+
+    return float(-(Y * log_softmax(F, axis=1)).sum(1).mean())
+
+
 def digits_ce_curves(seed: int, *, n_splits: int, n_train: int, label_noise: float,
                      c: float = DIGITS_CE_C, rounds: int = DIGITS_CE_ROUNDS) -> dict:
     """Cross-entropy self-distillation on digits: round 0 fits the one-hot labels, round t+1 the softmax
-    outputs of round t on the training set (fixed ridge weight c; the theory of [sd] covers l2 only)."""
-    from scipy.special import log_softmax
-
+    outputs of round t on the training set (fixed ridge weight c; the theory of [sd] covers l2 only).
+    Per split and round: training accuracy on the original labels, test accuracy, cross entropy on y_0."""
     train_acc = np.zeros((n_splits, rounds))
     test_acc = np.zeros((n_splits, rounds))
     loss = np.zeros((n_splits, rounds))
     with _one_blas_thread():
         for s in range(n_splits):
-            S = digits_split(seed, s, n_train, label_noise)
-            gram, gram_test = rbf_grams(S["X_train"], S["X_test"])
-            phi, V, d = _eigen_features(gram)
-            phi_test = gram_test @ (V / np.sqrt(d))  # g_x^T alpha = g_x^T V D^{-1/2} W
-            Y0 = (one_vs_rest(S["y_train"]) + 1) / 2
-            targets, W = Y0, None
-            for t in range(rounds):
-                W = kernel_logistic_fit(phi, targets, c, W)
-                F = phi @ W
-                train_acc[s, t] = np.mean(F.argmax(1) == S["y_train"])
-                test_acc[s, t] = np.mean((phi_test @ W).argmax(1) == S["y_test"])
-                logp = log_softmax(F, axis=1)
-                loss[s, t] = -(Y0 * logp).sum(1).mean()
-                targets = np.exp(logp)
+            R = _ce_split(seed, s, n_train, label_noise, c, rounds)
+            S = R["split"]
+            for t, W in enumerate(R["W"]):
+                train_acc[s, t] = np.mean((R["phi"] @ W).argmax(1) == S["y_train"])
+                test_acc[s, t] = np.mean((R["phi_test"] @ W).argmax(1) == S["y_test"])
+                loss[s, t] = cross_entropy(R["phi"], W, R["Y0"])
     return {"train_acc": train_acc, "test_acc": test_acc, "loss": loss}
+
+
+def ce_gradient_descent_match(phi: np.ndarray, Y0: np.ndarray, targets: np.ndarray, *,
+                              max_steps: int = 200_000) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """Early stopping on the cross-entropy kernel problem: plain gradient descent from W = 0 on the
+    unregularised mean cross entropy of ``phi @ W`` against ``Y0``, with step 1/L, L = d_max/(2K) (an upper
+    bound on the curvature: Phi^T Phi = D and the softmax Hessian is <= I/2), stopped at each target loss.
+
+    The loss decreases monotonically along the iterates; the step that crosses a target is shortened to
+    the fraction theta in (0, 1] at which the loss equals the target (Brent), so the match is exact.
+    Returns the stopped W per target, the losses reached and the (fractional) step counts."""
+    from scipy.optimize import brentq
+
+    K = phi.shape[0]
+    eta = 2.0 * K / float((phi * phi).sum(0).max())
+    order = np.argsort(targets)[::-1]  # largest loss is reached first
+    Ws: list = [None] * len(targets)
+    reached = np.zeros(len(targets))
+    steps = np.zeros(len(targets))
+    W = np.zeros((phi.shape[1], Y0.shape[1]))
+    F = np.zeros((K, Y0.shape[1]))  # scores phi @ W, updated with W
+    loss = _ce_scores(F, Y0)
+    i = 0
+    for k in range(max_steps):
+        while i < len(order) and targets[order[i]] >= loss:  # target at or above the current loss
+            Ws[order[i]], reached[order[i]], steps[order[i]] = W.copy(), loss, k
+            i += 1
+        if i == len(order):
+            break
+        step = eta * phi.T @ (_softmax(F) - Y0) / K
+        dF = phi @ step
+        new_loss = _ce_scores(F - dF, Y0)
+        while i < len(order) and targets[order[i]] >= new_loss:
+            tgt = targets[order[i]]
+            theta = brentq(lambda th: _ce_scores(F - th * dF, Y0) - tgt, 0.0, 1.0, xtol=1e-15, rtol=1e-15)
+            Ws[order[i]] = W - theta * step
+            reached[order[i]] = cross_entropy(phi, Ws[order[i]], Y0)
+            steps[order[i]] = k + theta
+            i += 1
+        W, F, loss = W - step, F - dF, new_loss
+    if i < len(order):
+        raise RuntimeError(f"ce_gradient_descent_match: loss {loss:.6g} after {max_steps} steps is still above "
+                           f"the target {targets[order[i]]:.6g}")
+    return Ws, reached, steps
+
+
+def digits_ce_early_stopping(seed: int, *, n_splits: int, n_train: int, label_noise: float = DIGITS_LABEL_NOISE,
+                             c: float = DIGITS_CE_C, rounds: int = DIGITS_CE_ROUNDS) -> dict:
+    """Cross-entropy self-distillation vs early-stopped gradient descent at the same cross entropy on the
+    original labels (right panel of the paper's Fig. 6)."""
+    res = {k: np.zeros((n_splits, rounds)) for k in ("sd_loss", "gd_loss", "gd_steps", "sd_test", "gd_test")}
+    with _one_blas_thread():
+        for s in range(n_splits):
+            R = _ce_split(seed, s, n_train, label_noise, c, rounds)
+            y_test = R["split"]["y_test"]
+            sd_loss = np.array([cross_entropy(R["phi"], W, R["Y0"]) for W in R["W"]])
+            Ws, reached, steps = ce_gradient_descent_match(R["phi"], R["Y0"], sd_loss)
+            res["sd_loss"][s], res["gd_loss"][s], res["gd_steps"][s] = sd_loss, reached, steps
+            res["sd_test"][s] = [np.mean((R["phi_test"] @ W).argmax(1) == y_test) for W in R["W"]]
+            res["gd_test"][s] = [np.mean((R["phi_test"] @ W).argmax(1) == y_test) for W in Ws]
+    return res
 
 
 @figure("sd.fig5", title="analogue of Fig. 5 (digits, RBF kernel logistic regression, cross entropy) for Fig. 5 "
@@ -496,37 +589,45 @@ def early_stopping_filters(seed: int, *, n_train: int, t: int, label_noise: floa
             "d": r.eigenvalues[order], "loss": target, "gd_loss": gd["loss"], "eps_loss": float(e.mse_to_original[0])}
 
 
-@figure("sd.fig6", title="analogue of Fig. 6 (digits, RBF kernel regression, l2 loss) for Fig. 6 "
+@figure("sd.fig6", title="analogue of Fig. 6 (digits, RBF kernel regression, l2 and cross entropy) for Fig. 6 "
         "(CIFAR-10, ResNet50): self-distillation vs early stopping at matched training loss")
 def fig6(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
     n_splits, n_train = _digits_sizes(quick)
+    n_ce = 2 if quick else n_splits
     D = digits_early_stopping(seed, n_splits=n_splits, n_train=n_train)
-    T = D["rounds"]
-    t = np.arange(T)
-    fig, ax = style.subplots(1, 2, height=2.3, layout="constrained")
-    a, b = ax[0]
+    C = digits_ce_early_stopping(seed, n_splits=n_ce, n_train=n_train)
+    fig, ax = style.subplots(1, 3, height=2.4, layout="constrained")
+    a, b, e = ax[0]
+    t = np.arange(D["rounds"])
     _band(a, t, D["sd_test"], "C0", "self-distillation")
-    _band(a, t, D["gd_test"], "C3", "early stopping (gradient descent)", marker="s")
-    _band(a, t, D["eps_test"], "C2", r"early stopping (larger $\epsilon$, Sec. 3.4)", marker="^")
-    a.set(xlabel="round $t$ (early stopping matched to its training loss)", ylabel="test accuracy",
-          title="(a) test accuracy at matched training loss")
-    a.legend(loc="lower left", fontsize=6)
-    t_show = min(3, T - 1)
+    _band(a, t, D["gd_test"], "C3", "early stopping: GD", marker="s")
+    _band(a, t, D["eps_test"], "C2", r"early stopping: larger $\epsilon$", marker="^")
+    a.set(xlabel="self-distillation round $t$", ylabel="test accuracy at matched training loss",
+          title=r"(a) $\ell_2$ loss")
+    a.legend(loc="lower left", fontsize=5.5, handlelength=1.5)
+    t = np.arange(C["sd_test"].shape[1])
+    _band(b, t, C["sd_test"], "C0", "self-distillation")
+    _band(b, t, C["gd_test"], "C3", "early stopping: GD", marker="s")
+    b.set(xlabel="self-distillation round $t$", title="(b) cross entropy")
+    b.legend(loc="lower left", fontsize=5.5)
+    t_show = min(3, D["rounds"] - 1)
     F = early_stopping_filters(seed, n_train=n_train, t=t_show)
     k = np.arange(1, F["d"].size + 1)
-    b.semilogy(k, F["sd"], color="C0", label=rf"self-distillation $B_{t_show}[k,k]$")
-    b.semilogy(k, F["gd"], color="C3", label=r"gradient descent $1-e^{-\tau d_k}$")
-    b.semilogy(k, F["eps"], color="C2", label=r"larger $\epsilon$: $d_k/(c_0+d_k)$")
-    b.set(xlabel="eigen-direction $k$ (by $d_k$ desc.)", ylabel="filter factor", ylim=(1e-8, 2),
-          xscale="log", title=f"(b) spectral filters, class 0, round {t_show}")
-    b.legend(loc="lower left", fontsize=6)
-    fig.suptitle("sd.fig6 - analogue of Fig. 6 of [sd] (digits, RBF kernel regression, l2 loss)")
+    e.loglog(k, F["sd"], color="C0", label=rf"self-distillation $B_{t_show}[k,k]$")
+    e.loglog(k, F["gd"], color="C3", label=r"gradient descent $1-e^{-\tau d_k}$")
+    e.loglog(k, F["eps"], color="C2", label=r"larger $\epsilon$: $d_k/(c_0+d_k)$")
+    e.set(xlabel="eigen-direction $k$ (by $d_k$ desc.)", ylabel="filter factor", ylim=(1e-8, 2),
+          title=rf"(c) $\ell_2$ spectral filters, class 0, $t={t_show}$")
+    e.legend(loc="lower left", fontsize=5.5)
+    fig.suptitle("sd.fig6 - analogue of Fig. 6 of [sd] (digits, RBF kernel): self-distillation vs early stopping")
     fig.text(0.0, -0.01, (
-        f"Mean +- std over {n_splits} splits, K = {n_train}, {DIGITS_LABEL_NOISE:.0%} training labels flipped, "
-        f"per-class eps = {DIGITS_EPS}. Each early-stopped model has the same mean squared error on the original "
-        "labels as the self-distilled model of round t\n(gradient descent from 0 in its small-step limit, stopped "
-        "exactly at that loss; or one eps-constrained fit with the per-class losses as tolerances). "
-        "Rounds shown: before any class collapses."), fontsize=5.5, ha="left", va="top")
+        f"Mean +- std over {n_splits} ((b): {n_ce}) splits, K = {n_train}, {DIGITS_LABEL_NOISE:.0%} training labels "
+        "flipped. Every early-stopped model has exactly the training loss on the original labels of the "
+        "self-distilled model of round t.\n"
+        f"(a), (c): l2 as in sd.fig4 (per-class eps = {DIGITS_EPS}); GD = gradient descent from 0 in its small-step "
+        "limit; larger eps = Sec. 3.4, one eps-constrained fit with the per-class losses as tolerances; rounds before any class collapses.\n"
+        f"(b): cross entropy as in sd.fig5 (c = {DIGITS_CE_C:g}); plain gradient descent from 0 with step 1/L on the "
+        "unregularised cross entropy, last step shortened to hit the loss."), fontsize=5.5, ha="left", va="top")
     return style.save(fig, out, "sd_fig6", pdf=pdf)
 
 

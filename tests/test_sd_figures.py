@@ -221,3 +221,30 @@ def test_fig2_first_round_improves_then_rounds_underfit(fig2):
     f = lambda x: float(green_function(x, fig2["x"]) @ alpha) / fig2["x"].size  # noqa: E731
     val, _ = quad(lambda x: (f(x) - np.sin(2 * np.pi * x)) ** 2, 0, 1, points=list(fig2["x"]), limit=200)
     assert np.sqrt(val) == pytest.approx(fig2["rms_interp"][0], rel=1e-4)
+
+
+def test_fig6_cross_entropy_early_stopping_matches_the_loss():
+    C = sd.digits_ce_early_stopping(0, n_splits=1, n_train=150, rounds=4)
+    np.testing.assert_allclose(C["gd_loss"], C["sd_loss"], rtol=1e-9)
+    # later rounds have a larger loss on y_0, so gradient descent stops earlier
+    assert np.all(np.diff(C["sd_loss"], axis=1) > 0)
+    assert np.all(np.diff(C["gd_steps"], axis=1) < 0) and np.all(C["gd_steps"] > 0)
+
+
+def test_ce_gradient_descent_is_plain_gradient_descent():
+    # the stopped iterate after an integer number of steps equals an explicit gradient-descent loop
+    from scipy.special import softmax
+
+    rng = np.random.default_rng(4)
+    phi = rng.standard_normal((30, 6)) * 0.3
+    Y = np.eye(3)[rng.integers(0, 3, 30)]
+    eta = 2.0 * 30 / (phi * phi).sum(0).max()
+    W = np.zeros((6, 3))
+    for _ in range(7):
+        W = W - eta * phi.T @ (softmax(phi @ W, axis=1) - Y) / 30
+    target = sd.cross_entropy(phi, W, Y)
+    Ws, reached, steps = sd.ce_gradient_descent_match(phi, Y, np.array([target]))
+    assert steps[0] == pytest.approx(7.0, abs=1e-6)
+    np.testing.assert_allclose(Ws[0], W, rtol=0, atol=1e-8)
+    with pytest.raises(RuntimeError, match="still above"):
+        sd.ce_gradient_descent_match(phi, Y, np.array([1e-9]), max_steps=50)
