@@ -624,8 +624,8 @@ def fig6(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
         f"Mean +- std over {n_splits} ((b): {n_ce}) splits, K = {n_train}, {DIGITS_LABEL_NOISE:.0%} training labels "
         "flipped. Every early-stopped model has exactly the training loss on the original labels of the "
         "self-distilled model of round t.\n"
-        f"(a), (c): l2 as in sd.fig4 (per-class eps = {DIGITS_EPS}); GD = gradient descent from 0 in its small-step "
-        "limit; larger eps = Sec. 3.4, one eps-constrained fit with the per-class losses as tolerances; rounds before any class collapses.\n"
+        f"(a), (c): l2 as in sd.fig4 (eps = {DIGITS_EPS} per class); GD = gradient descent from 0 in its small-step "
+        "limit; larger eps = Sec. 3.4 (one fit, per-class losses as tolerances); rounds before any collapse.\n"
         f"(b): cross entropy as in sd.fig5 (c = {DIGITS_CE_C:g}); plain gradient descent from 0 with step 1/L on the "
         "unregularised cross entropy, last step shortened to hit the loss."), fontsize=5.5, ha="left", va="top")
     return style.save(fig, out, "sd_fig6", pdf=pdf)
