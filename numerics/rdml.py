@@ -133,6 +133,27 @@ def _h1(y, coef, cut):
 
 
 @njit(cache=True)
+def _diff(w, q, i):
+    """w_i - q_i, or the complement sum_{j != i} (q_j - w_j) when both exceed 1/2 (as theory.rdml)."""
+    if w[i] > 0.5 and q[i] > 0.5:
+        c = 0.0
+        for j in range(w.shape[0]):
+            if j != i:
+                c = c + (q[j] - w[j])
+        return c
+    return w[i] - q[i]
+
+
+@njit(cache=True)
+def _ell(w, q, i):
+    qi, wi = q[i], w[i]
+    df = _diff(w, q, i)
+    if abs(df) <= 0.5 * qi:
+        return math.log1p(df / qi)
+    return math.log(wi) - math.log(qi)
+
+
+@njit(cache=True)
 def _renyi_one(w, q, a, eps, phic, hc, cut):
     """D_a(w || q) for normalised rows; mirrors theory.rdml._renyi_rows term by term."""
     m = w.shape[0]
@@ -161,12 +182,7 @@ def _renyi_one(w, q, a, eps, phic, hc, cut):
         mx = -math.inf
         for i in range(m):
             if w[i] > 0.0 and q[i] > 0.0:
-                qi, wi = q[i], w[i]
-                if abs(wi - qi) <= 0.5 * qi:
-                    ell = math.log1p((wi - qi) / qi)
-                else:
-                    ell = math.log(wi) - math.log(qi)
-                mx = max(mx, ell)
+                mx = max(mx, _ell(w, q, i))
         return max(mx, 0.0)
     if a < 0.5:
         return a / (1.0 - a) * _renyi_one(q, w, 1.0 - a, -a, phic, hc, cut)
@@ -178,19 +194,16 @@ def _renyi_one(w, q, a, eps, phic, hc, cut):
     top = -math.inf
     for i in range(m):
         if w[i] > 0.0 and q[i] > 0.0:
-            qi, wi = q[i], w[i]
-            if abs(wi - qi) <= 0.5 * qi:
-                ell = math.log1p((wi - qi) / qi)
-            else:
-                ell = math.log(wi) - math.log(qi)
-            top = max(top, math.log(wi) + eps * ell)
+            top = max(top, math.log(w[i]) + eps * _ell(w, q, i))
     acc = 0.0
     bsum = 0.0
     for i in range(m):
         qi, wi = q[i], w[i]
         if wi > 0.0 and qi > 0.0:
-            d = (wi - qi) / qi
-            if abs(wi - qi) <= 0.5 * qi:
+            df = _diff(w, q, i)
+            d = df / qi
+            near = abs(df) <= 0.5 * qi
+            if near:
                 ell = math.log1p(d)
             else:
                 ell = math.log(wi) - math.log(qi)
@@ -201,7 +214,7 @@ def _renyi_one(w, q, a, eps, phic, hc, cut):
                 e = eps if eps != 0.0 else 1.0
                 b = (math.exp(lt) - wi) / e - (wi - qi)
             else:
-                x = wi / qi
+                x = 1.0 + d if abs(d) <= 0.5 else wi / qi
                 b = qi * (_phi1(d, phic, cut) + x * ell * _h1(y, hc, cut))
         elif wi > 0.0:
             b = (1.0 + eps) * wi / (-eps if eps != 0.0 else -1.0)

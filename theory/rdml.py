@@ -116,13 +116,29 @@ def _h(y: np.ndarray) -> np.ndarray:
     return np.where(small, ser, direct)
 
 
+def _differences(w: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """w - q, except in the (unique) class where both exceed 1/2: there the complement
+    sum_{j != i} (q_j - w_j) (summed in column order), exact for normalised rows and accurate
+    when the two dominant entries agree beyond the resolution of 1.0."""
+    diff = w - q
+    dom = (w > 0.5) & (q > 0.5)
+    if np.any(dom):
+        comp = np.zeros(w.shape[:-1])
+        for j in range(w.shape[-1]):  # fixed column order (the Numba kernel sums the same way)
+            comp = comp + np.where(dom[..., j], 0.0, q[..., j] - w[..., j])
+        diff = np.where(dom, comp[..., None], diff)
+    return diff
+
+
 def _log_ratio(w: np.ndarray, q: np.ndarray, overlap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(d, ell) on the overlap: d = w/q - 1 and ell = log(w/q), accurate when w is close to q."""
+    diff = _differences(w, q)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         qs = np.where(overlap, q, 1.0)
         ws = np.where(overlap, w, 1.0)
-        d = (ws - qs) / qs
-        near = np.abs(ws - qs) <= 0.5 * qs
+        dfs = np.where(overlap, diff, 0.0)
+        d = dfs / qs
+        near = np.abs(dfs) <= 0.5 * qs
         ell = np.where(near, np.log1p(np.where(near, d, 0.0)), np.log(ws) - np.log(qs))
     return np.where(overlap, d, 0.0), np.where(overlap, ell, 0.0)
 
@@ -194,7 +210,8 @@ def _renyi_rows(w: np.ndarray, q: np.ndarray, a: np.ndarray, eps: np.ndarray | N
             lse = np.where(np.isfinite(top), lse, top)
             y = E * L
             big = y > 700.0
-            x = np.where(O, W / np.where(O, Q, 1.0), 0.0)
+            near = np.abs(Dl) <= 0.5
+            x = np.where(O, np.where(near, 1.0 + Dl, W / np.where(O, Q, 1.0)), 0.0)
             b_near = Q * (_phi(Dl) + x * L * _h(np.where(big, 0.0, y)))
             safeE = np.where(E == 0, 1.0, E)
             b_big = (np.exp(np.where(big, logterms, 0.0)) - W) / safeE - (W - Q)
@@ -260,10 +277,14 @@ def bhattacharyya_coefficient(p, q) -> np.ndarray | float:
 def squared_hellinger(p, q) -> np.ndarray | float:
     r"""Squared Hellinger distance ``H^2 = (1/2) sum (sqrt p - sqrt q)^2 = 1 - BC`` in [0, 1] [rdml, Sec. 2.1].
 
-    Computed as the half sum of squares (no cancellation near P = Q).
+    Computed as ``(1/2) sum ((p - q) / (sqrt p + sqrt q))^2`` (no cancellation near P = Q).
     """
     p, q = _check_pair(p, q, "squared_hellinger")
-    h = 0.5 * ((np.sqrt(p) - np.sqrt(q)) ** 2).sum(axis=-1)
+    den = np.sqrt(p) + np.sqrt(q)
+    diff = _differences(*np.broadcast_arrays(p, q))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = np.where(den > 0, diff / np.where(den > 0, den, 1.0), 0.0)
+    h = 0.5 * (t**2).sum(axis=-1)
     return float(h) if h.ndim == 0 else h
 
 
