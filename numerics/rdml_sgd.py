@@ -483,7 +483,7 @@ def _run_numpy(mcode, X, y, M, h, th, alpha, divw, etas, didx, pidx, jacobi, log
 def simulate(X, y, *, K: int = 2, alpha: float = 1.0, eta=0.1, T: int = 1000, model: str = "softmax",
              hidden: int = 8, update: str = "jacobi", log_every: int = 10, init=None, init_scale: float = 0.1,
              seed: int = 0, divergence_weight: float = 1.0, X_eval=None, y_eval=None,
-             backend: str = "numba") -> dict:
+             shared_draws: bool = False, backend: str = "numba") -> dict:
     r"""Run Algorithm 1 of [rdml] for K students; returns the logged traces.
 
     Parameters
@@ -498,6 +498,8 @@ def simulate(X, y, *, K: int = 2, alpha: float = 1.0, eta=0.1, T: int = 1000, mo
     init : (K, P) initial parameters, or None for N(0, init_scale^2) entries.
     divergence_weight : 1 for RDML, 0 for independent students (same draws).
     X_eval, y_eval : optional test set (test loss and accuracy are then logged).
+    shared_draws : every student uses the data point drawn for student 0 (with equal ``init`` and
+        K = 2 the students then stay equal, the divergence stays 0 and every Psi <= 0).
     backend : ``"numba"`` (compiled kernel) or ``"numpy"`` (the twin).
 
     Returns a dict with ``steps`` (logged step indices), arrays (n_log, K) ``base``, ``div``,
@@ -536,6 +538,8 @@ def simulate(X, y, *, K: int = 2, alpha: float = 1.0, eta=0.1, T: int = 1000, mo
         th = require_finite(init, "init", func="simulate").copy()
         require(th.shape == (K, P), "init", th.shape, f"have shape (K, P) = ({K}, {P})")
     didx = rng.integers(0, N, size=(T, K))
+    if shared_draws:
+        didx[:, 1:] = didx[:, :1]
     pidx = rng.integers(0, K - 1, size=(T, K))
     if X_eval is None:
         Xe, ye = np.zeros((0, d)), np.zeros(0, dtype=np.int64)

@@ -325,41 +325,42 @@ def _model_args(q, p, jac, func):
     p = require_distribution(p, "p", func=func)
     require(bool(np.all(p > 0)), "p", p, "be > 0 in every class (Assumption 1: p >= tau > 0)", func=func)
     jac = require_finite(jac, "jac", func=func)
-    M = p.shape[-1]
-    require(q.shape == p.shape and jac.ndim == 2 and jac.shape[0] == M, "jac", jac.shape,
-            f"have shape (M, P) with M = {M} and q, p of shape ({M},)", func=func)
-    require(bool(np.all(np.abs(jac.sum(axis=0)) <= 1e-8 * (1.0 + np.abs(jac).sum(axis=0)))), "jac", jac,
+    require(q.shape == p.shape and jac.ndim == p.ndim + 1 and jac.shape[:-1] == p.shape, "jac", jac.shape,
+            f"have shape p.shape + (P,) with p.shape = {p.shape} (and q like p)", func=func)
+    colsum = np.abs(jac.sum(axis=-2))
+    require(bool(np.all(colsum <= 1e-8 * (1.0 + np.abs(jac).sum(axis=-2)))), "jac", jac,
             "have columns summing to 0 (probabilities sum to 1)", func=func)
     return q, p, jac
 
 
 def renyi_grad_params(q, p, jac, alpha: float) -> np.ndarray:
-    r"""Gradient in theta of ``D_alpha(q || p(theta))`` for any model, from ``jac = d p / d theta`` (M x P).
+    r"""Gradient in theta of ``D_alpha(q || p(theta))`` for any model, from ``jac = d p / d theta``.
 
     ``grad D = -sum_mu w_mu jac_mu / p_mu``, ``w = escort(q, alpha, p)`` [rdml, Eq. (C.1)].
+    Shapes: ``q, p`` (..., M), ``jac`` (..., M, P); returns (..., P).
     """
     q, p, jac = _model_args(q, p, jac, "renyi_grad_params")
     alpha = _check_alpha(alpha, "renyi_grad_params")
     w = escort(q, alpha, p)
-    return -(w / p) @ jac
+    return -np.einsum("...m,...mi->...i", w / p, jac)
 
 
 def renyi_hessian_params(q, p, jac, hess, alpha: float) -> np.ndarray:
     r"""Hessian in theta of ``D_alpha(q || p(theta))`` for any model [rdml, Lemma C.2 proof].
 
     ``-sum w_mu hess_mu / p_mu + alpha E_w[s s^T] + (1 - alpha) m m^T`` with
-    ``s_mu = jac_mu / p_mu``, ``m = E_w s``, ``hess`` of shape (M, P, P).
+    ``s_mu = jac_mu / p_mu``, ``m = E_w s``; ``hess`` of shape (..., M, P, P).
     """
     q, p, jac = _model_args(q, p, jac, "renyi_hessian_params")
     alpha = _check_alpha(alpha, "renyi_hessian_params")
     hess = require_finite(hess, "hess", func="renyi_hessian_params")
-    P = jac.shape[1]
-    require(hess.shape == (p.shape[0], P, P), "hess", hess.shape, f"have shape (M, P, P) = ({p.shape[0]}, {P}, {P})")
+    P = jac.shape[-1]
+    require(hess.shape == jac.shape + (P,), "hess", hess.shape, f"have shape jac.shape + (P,) = {jac.shape + (P,)}")
     w = escort(q, alpha, p)
-    s = jac / p[:, None]
-    m = w @ s
-    return (-np.einsum("m,mij->ij", w / p, hess) + alpha * np.einsum("m,mi,mj->ij", w, s, s)
-            + (1.0 - alpha) * np.outer(m, m))
+    s = jac / p[..., None]
+    m = np.einsum("...m,...mi->...i", w, s)
+    return (-np.einsum("...m,...mij->...ij", w / p, hess) + alpha * np.einsum("...m,...mi,...mj->...ij", w, s, s)
+            + (1.0 - alpha) * m[..., :, None] * m[..., None, :])
 
 
 def base_grad_params(y: int, p, jac) -> np.ndarray:
@@ -394,14 +395,17 @@ def psi_power_mean(q, p_t, p_next, alpha: float) -> tuple[float, float]:
     require(bool(np.all(p_t > 0)) and bool(np.all(p_next > 0)), "p_t", p_t, "and p_next be > 0 in every class",
             func="psi_power_mean")
     alpha = _check_alpha(alpha, "psi_power_mean")
-    v = escort(q, alpha, p_next)
+    with np.errstate(divide="ignore"):
+        lv = alpha * np.log(q) + (1.0 - alpha) * np.log(p_next)  # log of the tilted law, unnormalised
+    lv = lv - lv.max()
+    lv = lv - np.log(np.exp(lv).sum())
     lphi = np.log(p_t) - np.log(p_next)
     if alpha == 1.0:
-        lt = float(v @ lphi)
+        lt = float(np.exp(lv) @ lphi)
     else:
-        e = (1.0 - alpha) * lphi
+        e = lv + (1.0 - alpha) * lphi
         mx = e.max()
-        lt = float((mx + np.log(v @ np.exp(e - mx))) / (1.0 - alpha))
+        lt = float((mx + np.log(np.exp(e - mx).sum())) / (1.0 - alpha))
     return float(np.exp(lt)), -lt
 
 
