@@ -185,7 +185,18 @@ def _renyi_one(w, q, a, eps, phic, hc, cut):
                 mx = max(mx, _ell(w, q, i))
         return max(mx, 0.0)
     if a < 0.5:
-        return a / (1.0 - a) * _renyi_one(q, w, 1.0 - a, -a, phic, hc, cut)
+        v = a / (1.0 - a) * _renyi_one(q, w, 1.0 - a, -a, phic, hc, cut)
+        if math.isinf(v) and any_overlap:  # subnormal alpha: direct log-sum-exp
+            top = -math.inf
+            for i in range(m):
+                if w[i] > 0.0 and q[i] > 0.0:
+                    top = max(top, a * math.log(w[i]) + (1.0 - a) * math.log(q[i]))
+            acc = 0.0
+            for i in range(m):
+                if w[i] > 0.0 and q[i] > 0.0:
+                    acc += math.exp(a * math.log(w[i]) + (1.0 - a) * math.log(q[i]) - top)
+            v = max((top + math.log(acc)) / (a - 1.0), 0.0)
+        return v
     if eps >= 0.0 and missing:
         return math.inf
     if eps < 0.0 and not any_overlap:
@@ -222,7 +233,7 @@ def _renyi_one(w, q, a, eps, phic, hc, cut):
             b = qi
         bsum += b
     lse = top + math.log(acc)
-    if abs(lse) > 0.5 and eps != 0.0:
+    if (abs(lse) > 0.5 or not math.isfinite(bsum)) and eps != 0.0:
         val = lse / eps
     else:
         t = eps * bsum

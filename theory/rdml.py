@@ -194,7 +194,19 @@ def _renyi_rows(w: np.ndarray, q: np.ndarray, a: np.ndarray, eps: np.ndarray | N
     ismall = (a > 0) & (a < 0.5)
     if np.any(ismall):
         aa = a[ismall]
-        out[ismall] = aa / (1.0 - aa) * _renyi_rows(q[ismall], w[ismall], 1.0 - aa, -aa)
+        res = aa / (1.0 - aa) * _renyi_rows(q[ismall], w[ismall], 1.0 - aa, -aa)
+        # for subnormal alpha D_{1-alpha}(Q||P) can overflow: use the direct log-sum-exp instead
+        bad = np.isinf(res) & np.any(overlap[ismall], axis=-1)
+        if np.any(bad):
+            O = overlap[ismall][bad]
+            A = aa[bad][:, None]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                lq_ = np.log(np.where(O, q[ismall][bad], 1.0))
+                t = np.where(O, A * lw[ismall][bad] + (1.0 - A) * lq_, -np.inf)
+                top = t.max(axis=-1)
+                lse = top + np.log(np.exp(t - top[:, None]).sum(axis=-1))
+            res[bad] = np.maximum(lse / (aa[bad] - 1.0), 0.0)
+        out[ismall] = res
     # alpha in [1/2, inf), including alpha = 1 (eps = 0: the KL divergence)
     igen = (a >= 0.5) & np.isfinite(a)
     if np.any(igen):
@@ -223,7 +235,7 @@ def _renyi_rows(w: np.ndarray, q: np.ndarray, a: np.ndarray, eps: np.ndarray | N
             t = eps * B
             factor = np.where(t == 0, 1.0, np.log1p(np.where(t == 0, 0.0, t)) / np.where(t == 0, 1.0, t))
             near_val = B * factor
-            use_lse = (np.abs(lse) > 0.5) & (eps != 0)
+            use_lse = ((np.abs(lse) > 0.5) | ~np.isfinite(B)) & (eps != 0)
             dv = np.where(use_lse, lse / np.where(eps == 0, 1.0, eps), near_val)
         dv = np.where((eps >= 0) & missing[igen], np.inf, dv)
         dv = np.where((eps < 0) & ~np.any(O, axis=-1), np.inf, dv)  # disjoint supports
