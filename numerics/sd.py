@@ -41,19 +41,53 @@ _ULP = 2.220446049250313e-16
 
 
 @njit(cache=True)
-def _f_df(d, z2, c, target):
-    f = 0.0
-    df = 0.0
-    for k in range(d.shape[0]):
-        inv = 1.0 / (c + d[k])
-        r = c * inv
-        f += z2[k] * r * r
-        df += z2[k] * r * d[k] * inv * inv
-    return f - target, 2.0 * df
+def _two_sum(a, b):
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
 
 
 @njit(cache=True)
-def _solve_c(d, z2, target, d_min, d_max, c_prev):
+def _two_prod(a, b):
+    p = a * b
+    sp = 134217729.0  # 2^27 + 1 (Dekker split)
+    t = sp * a
+    ah = t - (t - a)
+    al = a - ah
+    t = sp * b
+    bh = t - (t - b)
+    bl = b - bh
+    return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
+
+
+@njit(cache=True)
+def _gap(z, eps):
+    """||z||^2 - K eps in double-double arithmetic (K = len(z)): exact sign, accurate near collapse."""
+    s = 0.0
+    comp = 0.0
+    for k in range(z.shape[0]):
+        p, e = _two_prod(z[k], z[k])
+        s, e2 = _two_sum(s, p)
+        comp += e + e2
+    t, te = _two_prod(float(z.shape[0]), eps)
+    s, e2 = _two_sum(s, -t)
+    return s + (comp + e2 - te)
+
+
+@njit(cache=True)
+def _f_df(d, z2, c, gap):
+    """F(c) = sum z2 (c/(c+d))^2 - target, written as gap - sum z2 d (2c + d)/(c + d)^2 (no cancellation)."""
+    s = 0.0
+    df = 0.0
+    for k in range(d.shape[0]):
+        inv = 1.0 / (c + d[k])
+        s += z2[k] * d[k] * (2.0 * c + d[k]) * inv * inv
+        df += z2[k] * c * d[k] * inv * inv * inv
+    return gap - s, 2.0 * df
+
+
+@njit(cache=True)
+def _solve_c(d, z2, target, gap, d_min, d_max, c_prev):
     """Root c > 0 of sum z2 (c/(c+d))^2 = target; returns -1 if infeasible (null-space energy too large)."""
     total = 0.0
     null = 0.0
@@ -66,16 +100,17 @@ def _solve_c(d, z2, target, d_min, d_max, c_prev):
     if null == target:
         return 0.0
     s = math.sqrt(target / total)
-    lo = d_min * s / (1.0 - s)          # corrected Eq. (25)
-    hi = d_max * s / (1.0 - s)
-    f_lo, _ = _f_df(d, z2, lo, target) if lo > 0.0 else (null - target, 0.0)
+    oms = gap / total / (1.0 + s)       # 1 - s without cancellation
+    lo = d_min * s / oms                # corrected Eq. (25)
+    hi = d_max * s / oms
+    f_lo, _ = _f_df(d, z2, lo, gap) if lo > 0.0 else (null - target, 0.0)
     while f_lo > 0.0 and lo > 0.0:      # rounding safety: widen the bracket
         lo *= 0.5
-        f_lo, _ = _f_df(d, z2, lo, target)
-    f_hi, _ = _f_df(d, z2, hi, target)
+        f_lo, _ = _f_df(d, z2, lo, gap)
+    f_hi, _ = _f_df(d, z2, hi, gap)
     while f_hi < 0.0:
         hi *= 2.0
-        f_hi, _ = _f_df(d, z2, hi, target)
+        f_hi, _ = _f_df(d, z2, hi, gap)
     if f_lo == 0.0 and lo > 0.0:
         return lo
     if f_hi == 0.0:
@@ -84,7 +119,7 @@ def _solve_c(d, z2, target, d_min, d_max, c_prev):
     if lo < c_prev < hi:                 # warm start from the previous round
         c = c_prev
     for _ in range(200):
-        f, df = _f_df(d, z2, c, target)
+        f, df = _f_df(d, z2, c, gap)
         if f == 0.0:
             return c
         if f < 0.0:
@@ -101,8 +136,8 @@ def _solve_c(d, z2, target, d_min, d_max, c_prev):
 
 
 @njit(cache=True)
-def _rounds_kernel(d, z0, rounds, c_fixed, target, w, c_out, norms, z_last):
-    """Fill c_out[:n], norms[:n+1] (||z_t||) for one problem; returns (n_done, status). target = K*eps (< 0: fixed c)."""
+def _rounds_kernel(d, z0, rounds, c_fixed, eps, w, c_out, norms, z_last):
+    """Fill c_out[:n], norms[:n+1] (||z_t||) for one problem; returns (n_done, status). eps < 0: fixed c."""
     K = d.shape[0]
     z = z0.copy()
     z2 = np.empty(K)
@@ -120,6 +155,7 @@ def _rounds_kernel(d, z0, rounds, c_fixed, target, w, c_out, norms, z_last):
         if d[k] == 0.0:
             has_null = True
     lo_d = 0.0 if has_null else d_min
+    target = K * eps
     c = -1.0
     for t in range(rounds):
         norm2 = 0.0
@@ -127,12 +163,13 @@ def _rounds_kernel(d, z0, rounds, c_fixed, target, w, c_out, norms, z_last):
             z2[k] = z[k] * z[k]
             norm2 += z2[k]
         norms[t] = math.sqrt(norm2)
-        if target >= 0.0:
-            if norm2 <= target:
+        if eps >= 0.0:
+            gap = _gap(z, eps)
+            if gap <= 0.0:
                 for k in range(K):
                     z_last[k] = z[k]
                 return t, COLLAPSED
-            c = _solve_c(d, z2, target, lo_d, d_max, c)
+            c = _solve_c(d, z2, target, gap, lo_d, d_max, c)
             if c < 0.0:
                 for k in range(K):
                     z_last[k] = z[k]
@@ -152,15 +189,15 @@ def _rounds_kernel(d, z0, rounds, c_fixed, target, w, c_out, norms, z_last):
 
 
 @njit(cache=True, parallel=True)
-def _batch_kernel(d, z0, rounds, c_fixed, target, w, c_out, norms, z_last, n_done, status):
+def _batch_kernel(d, z0, rounds, c_fixed, eps, w, c_out, norms, z_last, n_done, status):
     for i in prange(d.shape[0]):
-        n, s = _rounds_kernel(d[i], z0[i], rounds, c_fixed[i], target[i], w, c_out[i], norms[i], z_last[i])
+        n, s = _rounds_kernel(d[i], z0[i], rounds, c_fixed[i], eps[i], w, c_out[i], norms[i], z_last[i])
         n_done[i] = n
         status[i] = s
 
 
-def _solve_c_numpy(d, z2, target, d_min, d_max, c_prev):
-    null = float(np.sum(z2[d == 0.0]))
+def _solve_c_numpy(d, z2, target, gap, d_min, d_max, c_prev):
+    null = _seqsum(z2[d == 0.0])
     if null > target:
         return -1.0
     if null == target:
@@ -168,11 +205,12 @@ def _solve_c_numpy(d, z2, target, d_min, d_max, c_prev):
 
     def fdf(c):
         inv = 1.0 / (c + d)
-        r = c * inv
-        return float(np.sum(z2 * r * r)) - target, 2.0 * float(np.sum(z2 * r * d * inv * inv))
+        return gap - _seqsum(z2 * d * (2.0 * c + d) * inv * inv), 2.0 * _seqsum(z2 * c * d * inv * inv * inv)
 
-    s = math.sqrt(target / float(np.sum(z2)))
-    lo, hi = d_min * s / (1.0 - s), d_max * s / (1.0 - s)
+    total = _seqsum(z2)
+    s = math.sqrt(target / total)
+    oms = gap / total / (1.0 + s)
+    lo, hi = d_min * s / oms, d_max * s / oms
     f_lo = fdf(lo)[0] if lo > 0.0 else null - target
     while f_lo > 0.0 and lo > 0.0:
         lo *= 0.5
@@ -205,22 +243,50 @@ def _solve_c_numpy(d, z2, target, d_min, d_max, c_prev):
     return c
 
 
-def _rounds_numpy(d, z0, rounds, c_fixed, target, w, c_out, norms, z_last):
+def _seqsum(x) -> float:
+    """Left-to-right sum (the order of the Numba loops), so the twins agree to the last bit."""
+    return float(np.cumsum(x)[-1]) if x.size else 0.0
+
+
+def _gap_numpy(z, eps):
+    """Vectorised twin of :func:`_gap` (same operations in the same order)."""
+    p = z * z
+    sp = 134217729.0
+    t = sp * z
+    zh = t - (t - z)
+    zl = z - zh
+    e = ((zh * zh - p) + zh * zl + zl * zh) + zl * zl
+    s_new = np.cumsum(p)
+    s_prev = np.concatenate(([0.0], s_new[:-1]))
+    bb = s_new - s_prev
+    e2 = (s_prev - (s_new - bb)) + (p - bb)
+    comp = _seqsum(e + e2)
+    s = float(s_new[-1])
+    tt, te = _two_prod(float(z.size), eps)
+    s2 = s - tt
+    bb = s2 - s
+    err = (s - (s2 - bb)) + (-tt - bb)
+    return s2 + (comp + err - te)
+
+
+def _rounds_numpy(d, z0, rounds, c_fixed, eps, w, c_out, norms, z_last):
     """NumPy twin of :func:`_rounds_kernel` (same algorithm, vectorised over K)."""
     z = z0.copy()
     pos = d[d > 0.0]
     d_max = float(d.max()) if d.size else 0.0
     lo_d = 0.0 if (pos.size < d.size) else float(pos.min())
+    target = d.size * eps
     c = -1.0
     for t in range(rounds):
         z2 = z * z
-        norm2 = float(np.sum(z2))
+        norm2 = _seqsum(z2)
         norms[t] = math.sqrt(norm2)
-        if target >= 0.0:
-            if norm2 <= target:
+        if eps >= 0.0:
+            gap = _gap_numpy(z, eps)
+            if gap <= 0.0:
                 z_last[:] = z
                 return t, COLLAPSED
-            c = _solve_c_numpy(d, z2, target, lo_d, d_max, c)
+            c = _solve_c_numpy(d, z2, target, gap, lo_d, d_max, c)
             if c < 0.0:
                 z_last[:] = z
                 return t, INFEASIBLE
@@ -230,7 +296,7 @@ def _rounds_numpy(d, z0, rounds, c_fixed, target, w, c_out, norms, z_last):
         a = np.where(d > 0.0, d / (c + d), 0.0)
         z = (1.0 - w) * a * z + w * z0
     z_last[:] = z
-    norms[rounds] = math.sqrt(float(np.sum(z * z)))
+    norms[rounds] = math.sqrt(_seqsum(z * z))
     return rounds, OK
 
 
@@ -277,7 +343,7 @@ def spectral_rounds(d, z0, rounds: int, *, c=None, eps=None, ground_truth_weight
     _check_mode(c, eps, func)
     n, K = d2.shape
     if eps is not None:
-        target = np.broadcast_to(np.asarray(eps, float) * K, (n,)).copy()
+        target = np.broadcast_to(np.asarray(eps, float), (n,)).copy()
         c_fixed = np.zeros(n)
     else:
         target = -np.ones(n)
