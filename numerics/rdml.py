@@ -145,88 +145,46 @@ def _diff(w, q, i):
 
 
 @njit(cache=True)
-def _ell(w, q, i):
-    qi, wi = q[i], w[i]
-    df = _diff(w, q, i)
-    if abs(df) <= 0.5 * qi:
-        return math.log1p(df / qi)
-    return math.log(wi) - math.log(qi)
+def _prepare(w, q, lw, d, ell, near):
+    """Per-pair quantities that do not depend on alpha (mirrors theory.rdml._log_ratio)."""
+    for i in range(w.shape[0]):
+        lw[i] = math.log(w[i]) if w[i] > 0.0 else -math.inf
+        d[i] = 0.0
+        ell[i] = 0.0
+        near[i] = False
+        if w[i] > 0.0 and q[i] > 0.0:
+            df = _diff(w, q, i)
+            d[i] = df / q[i]
+            near[i] = abs(df) <= 0.5 * q[i]
+            ell[i] = math.log1p(d[i]) if near[i] else math.log(w[i]) - math.log(q[i])
 
 
 @njit(cache=True)
-def _renyi_one(w, q, a, eps, phic, hc, cut):
-    """D_a(w || q) for normalised rows; mirrors theory.rdml._renyi_rows term by term."""
-    m = w.shape[0]
-    missing = False
-    any_overlap = False
-    for i in range(m):
-        if w[i] > 0.0 and q[i] <= 0.0:
-            missing = True
-        if w[i] > 0.0 and q[i] > 0.0:
-            any_overlap = True
-    if a == 0.0:
-        off = 0.0
-        on = 0.0
-        for i in range(m):
-            if w[i] > 0.0:
-                on += q[i]
-            else:
-                off += q[i]
-        if on <= 0.0:
-            return math.inf
-        d0 = -math.log1p(-off) if off < 0.5 else -math.log(on)
-        return max(d0, 0.0)
-    if math.isinf(a):
-        if missing:
-            return math.inf
-        mx = -math.inf
-        for i in range(m):
-            if w[i] > 0.0 and q[i] > 0.0:
-                mx = max(mx, _ell(w, q, i))
-        return max(mx, 0.0)
-    if a < 0.5:
-        v = a / (1.0 - a) * _renyi_one(q, w, 1.0 - a, -a, phic, hc, cut)
-        if math.isinf(v) and any_overlap:  # subnormal alpha: direct log-sum-exp
-            top = -math.inf
-            for i in range(m):
-                if w[i] > 0.0 and q[i] > 0.0:
-                    top = max(top, a * math.log(w[i]) + (1.0 - a) * math.log(q[i]))
-            acc = 0.0
-            for i in range(m):
-                if w[i] > 0.0 and q[i] > 0.0:
-                    acc += math.exp(a * math.log(w[i]) + (1.0 - a) * math.log(q[i]) - top)
-            v = max((top + math.log(acc)) / (a - 1.0), 0.0)
-        return v
+def _general(w, q, lw, d, ell, eps, missing, any_overlap, phic, hc, cut):
+    """D_a(w || q) for a = 1 + eps in [1/2, inf) from prepared quantities (theory.rdml._renyi_rows)."""
     if eps >= 0.0 and missing:
         return math.inf
     if eps < 0.0 and not any_overlap:
         return math.inf
-    # log-sum-exp of log w + eps ell over the overlap
+    m = w.shape[0]
     top = -math.inf
     for i in range(m):
         if w[i] > 0.0 and q[i] > 0.0:
-            top = max(top, math.log(w[i]) + eps * _ell(w, q, i))
+            top = max(top, lw[i] + eps * ell[i])
     acc = 0.0
     bsum = 0.0
     for i in range(m):
         qi, wi = q[i], w[i]
         if wi > 0.0 and qi > 0.0:
-            df = _diff(w, q, i)
-            d = df / qi
-            near = abs(df) <= 0.5 * qi
-            if near:
-                ell = math.log1p(d)
-            else:
-                ell = math.log(wi) - math.log(qi)
-            lt = math.log(wi) + eps * ell
+            lt = lw[i] + eps * ell[i]
             acc += math.exp(lt - top)
-            y = eps * ell
+            y = eps * ell[i]
             if y > 700.0:
                 e = eps if eps != 0.0 else 1.0
                 b = (math.exp(lt) - wi) / e - (wi - qi)
             else:
-                x = 1.0 + d if abs(d) <= 0.5 else wi / qi
-                b = qi * (_phi1(d, phic, cut) + x * ell * _h1(y, hc, cut))
+                x = 1.0 + d[i] if abs(d[i]) <= 0.5 else wi / qi
+                b = qi * (_phi1(d[i], phic, cut) + x * ell[i] * _h1(y, hc, cut))
         elif wi > 0.0:
             b = (1.0 + eps) * wi / (-eps if eps != 0.0 else -1.0)
         else:
@@ -243,10 +201,51 @@ def _renyi_one(w, q, a, eps, phic, hc, cut):
 
 @njit(cache=True, parallel=True)
 def _renyi_batch_kernel(w, q, alphas, eps, phic, hc, cut, out):
-    n = w.shape[0]
+    n, m = w.shape
     for i in prange(n):
+        wi, qi = w[i], q[i]
+        lw, d, ell, near = np.empty(m), np.empty(m), np.empty(m), np.empty(m, np.bool_)
+        lq, db, ellb, nearb = np.empty(m), np.empty(m), np.empty(m), np.empty(m, np.bool_)
+        _prepare(wi, qi, lw, d, ell, near)
+        _prepare(qi, wi, lq, db, ellb, nearb)
+        missing, missing_b, any_overlap = False, False, False
+        off, on, mx = 0.0, 0.0, -math.inf
+        for k in range(m):
+            if wi[k] > 0.0 and qi[k] <= 0.0:
+                missing = True
+            if qi[k] > 0.0 and wi[k] <= 0.0:
+                missing_b = True
+            if wi[k] > 0.0 and qi[k] > 0.0:
+                any_overlap = True
+                mx = max(mx, ell[k])
+            if wi[k] > 0.0:
+                on += qi[k]
+            else:
+                off += qi[k]
         for j in range(alphas.shape[0]):
-            out[i, j] = _renyi_one(w[i], q[i], alphas[j], eps[j], phic, hc, cut)
+            a = alphas[j]
+            if a == 0.0:
+                if on <= 0.0:
+                    v = math.inf
+                else:
+                    v = max(-math.log1p(-off) if off < 0.5 else -math.log(on), 0.0)
+            elif math.isinf(a):
+                v = math.inf if missing else max(mx, 0.0)
+            elif a < 0.5:
+                v = a / (1.0 - a) * _general(qi, wi, lq, db, ellb, -a, missing_b, any_overlap, phic, hc, cut)
+                if math.isinf(v) and any_overlap:  # subnormal alpha: direct log-sum-exp
+                    top = -math.inf
+                    for k in range(m):
+                        if wi[k] > 0.0 and qi[k] > 0.0:
+                            top = max(top, a * lw[k] + (1.0 - a) * lq[k])
+                    acc = 0.0
+                    for k in range(m):
+                        if wi[k] > 0.0 and qi[k] > 0.0:
+                            acc += math.exp(a * lw[k] + (1.0 - a) * lq[k] - top)
+                    v = max((top + math.log(acc)) / (a - 1.0), 0.0)
+            else:
+                v = _general(wi, qi, lw, d, ell, eps[j], missing, any_overlap, phic, hc, cut)
+            out[i, j] = v
 
 
 def renyi_batch(p, q, alphas, *, backend: str = "numba") -> np.ndarray:

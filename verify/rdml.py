@@ -127,7 +127,8 @@ def remark1(run: Run) -> Outcome:
          "nonnegativity_holds": bool(info["min_D"] >= 0), "violations": info["violations"]}
     if cex is not None:
         d["counterexample"] = cex
-        d["why"] = "D_0(P||Q) = -log Q(supp P) = 0 whenever supp Q is inside supp P, though P != Q"
+        d["why"] = ("D_0(P||Q) = -log Q(supp P) = 0 whenever supp Q is inside supp P, though P != Q; "
+                    "reading Eq. (3) at alpha = 0 literally with 0^0 = 1 gives D_0 = -log sum q = 0 for every pair")
     return Outcome(holds=bool(holds), measured=float(len(info["violations"])), reference=0.0, relation="==",
                    details=d)
 
@@ -210,10 +211,10 @@ def remark2(run: Run) -> Outcome:
         p, q = _softmax_rows(x[:3]), _softmax_rows(x[3:6])
         al = float(np.exp(x[6]))
         be = al * (1.0 + float(np.exp(x[7])))
-        da = T.renyi_divergence(p, q, al)
-        return (da - T.renyi_divergence(p, q, be)) / max(da, 1e-300)
-    starts = [rng.standard_normal(8) for _ in range(run.size(3, 12))]
-    _, best_gap = maximize(gap, starts, maxiter=run.size(150, 600))
+        da, db = T.renyi_divergence(p, q, np.array([al, be]))
+        return (da - db) / max(da, 1e-300)
+    starts = [rng.standard_normal(8) for _ in range(run.size(2, 12))]
+    _, best_gap = maximize(gap, starts, maxiter=run.size(80, 600))
     holds = worst <= 1 + 1e-12 and max(errs) <= 1e-12 and min(mins) >= 0 and best_gap <= 1e-12
     return Outcome(holds=bool(holds), measured=worst if np.isfinite(worst) else 1e308, reference=1.0,
                    relation="<=", tolerance=1e-12,
