@@ -279,3 +279,22 @@ def test_explicit_counterexample_numbers():
     lg = V._logistic_counterexample()
     assert lg["hessian_norm_divergence"] > 2 * lg["lhat_printed"]
     assert lg["hessian_norm_total"] > 1.3 * lg["W_printed"]
+
+
+def test_lemmaC1_counterexample_in_exact_arithmetic():
+    import mpmath as mp
+
+    mp.mp.dps = 40
+    tau, a = mp.mpf("0.01"), mp.mpf("0.5")
+    L = 1 - 2 * tau
+    q = [1 - tau, tau]
+
+    def D(t):
+        p = [tau + L * t, 1 - tau - L * t]
+        return mp.log(sum(qi ** a * pi ** (1 - a) for qi, pi in zip(q, p))) / (a - 1)
+
+    g = abs(mp.diff(D, 0))
+    phi = min(1 / tau, 2 * (tau * mp.e ** tau) ** (-a)) * L
+    assert g / phi > 2.48
+    assert float(phi) == pytest.approx(th.phi_printed(0.98, 0.01, 2, 0.5), rel=1e-14)
+    assert float(g) == pytest.approx(th.phi_sharp_two_class(0.98, 0.01, 0.5), rel=1e-12)
