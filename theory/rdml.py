@@ -370,23 +370,28 @@ def renyi_divergence_dalpha(p, q, alpha) -> np.ndarray | float:
 
     ``r_alpha ∝ p^alpha q^(1-alpha)`` is the tilted law of :func:`escort`. At alpha = 1
     the limit ``Var_P(log p/q) / 2`` is returned. Requires supp P ⊆ supp Q (so that
-    D_alpha is finite for all alpha) and alpha in (0, inf).
+    D_alpha is finite for all alpha) and alpha in (0, inf). Computed without forming
+    r_alpha: ``log(r_i / p_i) = (alpha - 1)(ell_i - D_alpha)`` with ``ell = log p/q``, so
+    ``KL(r||P) = sum_i p_i phi(expm1((alpha-1)(ell_i - D_alpha)))``, phi(d) = (1+d) log1p(d) - d,
+    accurate also near alpha = 1 and P = Q.
     """
     a = _check_alpha(alpha, "renyi_divergence_dalpha")
     require(bool(np.all((a > 0) & np.isfinite(a))), "alpha", alpha, "lie in (0, inf)")
     p, q = _check_pair(p, q, "renyi_divergence_dalpha")
     require(not bool(np.any((p > 0) & (q == 0))), "q", q, "be > 0 wherever p > 0 (D_alpha finite for every alpha)")
     w, v, aa, shape = _broadcast(p, q, a)
-    with np.errstate(divide="ignore"):
-        lw, lv = np.log(w), np.log(v)
-    r = _escort_rows(lw, lv, aa)
-    kl = _kl_rows(r, w)
-    with np.errstate(invalid="ignore"):
-        ell = np.where(w > 0, lw - lv, 0.0)
-    mean = (w * ell).sum(axis=-1)
-    var = (w * (ell - mean[:, None]) ** 2).sum(axis=-1)
+    w, v = np.ascontiguousarray(w), np.ascontiguousarray(v)
+    sp = w > 0
+    _, ell = _log_ratio(w, v, sp)
+    dval = _renyi_rows(w, v, aa)
+    eps = (aa - 1.0)[:, None]
+    with np.errstate(over="ignore", invalid="ignore"):
+        dd = np.expm1(eps * (ell - dval[:, None]))
+        kl = np.where(sp, w * _phi(np.where(sp, dd, 0.0)), 0.0).sum(axis=-1)
+    mean = np.where(sp, w * ell, 0.0).sum(axis=-1)
+    var = np.where(sp, w * (ell - mean[:, None]) ** 2, 0.0).sum(axis=-1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        d = np.where(aa == 1, 0.5 * var, kl / (aa - 1.0) ** 2)
+        d = np.where(aa == 1, 0.5 * var, kl / np.where(aa == 1, 1.0, (aa - 1.0) ** 2))
     d = d.reshape(shape)
     return float(d) if d.ndim == 0 else d
 
