@@ -637,8 +637,8 @@ def eq2_derivation(run: Run) -> Outcome:
     times Eq. (2); (a) gives (1/(alpha-1)) log mean_n exp((alpha-1) D_n), not the mean of D_n
     (equal only at alpha = 1). Observed verdict: "fails" (erratum).
 
-    Negative control: the order is also set to alpha = 2 only with N = 4 (a larger gap); the same
-    check must fail.
+    Negative control: the same comparison restricted to alpha = 2 and N = 4 points (a wider gap
+    between the readings); it must fail as well.
     """
     rng = run.rng
     alphas = (2.0,) if run.control else (0.5, 2.0, 5.0)
