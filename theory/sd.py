@@ -287,22 +287,23 @@ def prop3_coefficients(u0: float, x: float) -> tuple[float, float]:
     return ((u0 - 1.0) ** 2 + x * (2.0 * u0 - 1.0)) / den, u0 * u0 * x / den
 
 
-def _geometric_sum(a: float, x: float, u0: float, t) -> np.ndarray:
-    """(a^t - 1) / (a - 1) computed stably; a - 1 = -x (x - 1) / (u0 - 1 + x)^2."""
+def _affine_iterate(u0: float, x: float, t) -> np.ndarray:
+    """t-fold iterate of the tangent map u -> a(x) u - b(x) started at u0, overflow-safe.
+
+    ``a^t u0 - b (a^t - 1)/(a - 1) = u0 - (a^t - 1) u0 (u0 - 1 + x)/(1 - x)`` (x != 1), with
+    ``a^t - 1 = expm1(t log1p(a - 1))`` and ``a - 1 = x (1 - x)/(u0 - 1 + x)^2``; ``u0 - t`` for x = 1.
+    """
     t = np.asarray(t, dtype=float)
-    am1 = -x * (x - 1.0) / (u0 - 1.0 + x) ** 2
-    if am1 == 0.0:
-        return t
-    return np.expm1(t * np.log1p(am1)) / am1
+    if x == 1.0:
+        return u0 - t
+    am1 = x * (1.0 - x) / (u0 - 1.0 + x) ** 2
+    with np.errstate(over="ignore", invalid="ignore"):
+        g = np.expm1(t * np.log1p(am1))
+        return u0 - g * (u0 * (u0 - 1.0 + x) / (1.0 - x))
 
 
 def _prop3(u0: float, kappa: float, t) -> tuple[np.ndarray, np.ndarray]:
-    a_lo, b_lo = prop3_coefficients(u0, kappa)
-    a_hi, b_hi = prop3_coefficients(u0, 1.0 / kappa)
-    t = np.asarray(t, dtype=float)
-    lower = a_lo**t * u0 - b_lo * _geometric_sum(a_lo, kappa, u0, t)
-    upper = a_hi**t * u0 - b_hi * _geometric_sum(a_hi, 1.0 / kappa, u0, t)
-    return lower, upper
+    return _affine_iterate(u0, kappa, t), _affine_iterate(u0, 1.0 / kappa, t)
 
 
 def _check_t(t, func):
@@ -520,7 +521,7 @@ def _sparsity(u0, d_min, d_j, d_k, kappa, func):
     _check_kappa(kappa, func)
     require(d_k <= kappa * d_min * (1 + 1e-12), "d_k", d_k, f"be <= kappa * d_min = {kappa * d_min:.6g}", func=func)
     p = 1.0 + (u0 - 1.0) / kappa
-    return float(np.exp(p * (math.log(u0 - 1.0 + d_min / d_j) - math.log(u0 - 1.0 + d_min / d_k))))
+    return float(np.exp(p * math.log1p((d_min / d_j - d_min / d_k) / (u0 - 1.0 + d_min / d_k))))
 
 
 def sparsity_bound_limits(d_min: float, d_j: float, d_k: float, kappa: float) -> tuple[float, float]:
@@ -549,7 +550,9 @@ def sparsity_bound_derivative(y0_norm: float, K: int, eps: float, d_min: float, 
     L, S = u0 - 1.0 + d_min / d_j, u0 - 1.0 + d_min / d_k
     p = 1.0 + (u0 - 1.0) / kappa
     q = y0_norm / (2.0 * eps * math.sqrt(K * eps))
-    return h * q / kappa * ((p * kappa / S + math.log(S)) - (p * kappa / L + math.log(L)))
+    # (p kappa / S + log S) - (p kappa / L + log L), written without cancellation (L - S = d_min/d_j - d_min/d_k)
+    diff = d_min / d_j - d_min / d_k
+    return h * q / kappa * (p * kappa * diff / (L * S) - math.log1p(diff / S))
 
 
 def derive_sparsity_bound_derivative() -> dict:
@@ -571,7 +574,9 @@ def derive_sparsity_bound_derivative() -> dict:
     eq149 = h * q / k * ((p * k / S + sp.log(S)) - (p * k / L + sp.log(L)))
     w, al, be = sp.symbols("w alpha beta", positive=True)
     logh_w = (1 + w / k) * (sp.log(w + al) - sp.log(w + be))
-    return {"dh": dh, "eq149": eq149, "difference": sp.simplify(dh / h - eq149 / h),
+    # d log h / d eps = h'/h, differentiated from log h = p (log L - log S): compare with Eq. (149) / h
+    dlog = sp.diff(p * (sp.log(L) - sp.log(S)), eps)
+    return {"dh": dh, "eq149": eq149, "difference": sp.simplify(sp.expand(dlog - eq149 / h)),
             "dL_sqrt_K_eps": sp.diff(L, eps),
             "dL_printed_threshold": sp.diff(z / (sp.sqrt(K) * eps), eps),
             "dlogh_dw": sp.diff(logh_w, w), "h": h, "symbols": (eps, K, z, dm, dj, dk, k)}
