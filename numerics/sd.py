@@ -196,6 +196,15 @@ def _batch_kernel(d, z0, rounds, c_fixed, eps, w, c_out, norms, z_last, n_done, 
         status[i] = s
 
 
+@njit(cache=True)
+def _batch_kernel_serial(d, z0, rounds, c_fixed, eps, w, c_out, norms, z_last, n_done, status):
+    """Same as :func:`_batch_kernel` without threads (a few problems: no pool wake-up cost)."""
+    for i in range(d.shape[0]):
+        n, s = _rounds_kernel(d[i], z0[i], rounds, c_fixed[i], eps[i], w, c_out[i], norms[i], z_last[i])
+        n_done[i] = n
+        status[i] = s
+
+
 def _solve_c_numpy(d, z2, target, gap, d_min, d_max, c_prev):
     null = _seqsum(z2[d == 0.0])
     if null > target:
@@ -355,7 +364,8 @@ def spectral_rounds(d, z0, rounds: int, *, c=None, eps=None, ground_truth_weight
     status = np.zeros(n, dtype=np.int64)
     d2, z2 = np.ascontiguousarray(d2), np.ascontiguousarray(z2)
     if backend == "numba":
-        _batch_kernel(d2, z2, int(rounds), c_fixed, target, w, c_out, norms, z_last, n_done, status)
+        kern = _batch_kernel if n >= 8 else _batch_kernel_serial
+        kern(d2, z2, int(rounds), c_fixed, target, w, c_out, norms, z_last, n_done, status)
     else:
         for i in range(n):
             n_done[i], status[i] = _rounds_numpy(d2[i], z2[i], int(rounds), c_fixed[i], target[i], w,
