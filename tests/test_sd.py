@@ -184,3 +184,114 @@ def test_engine_collapse_and_pinv():
     y = np.sin(2 * np.pi * x) * 0.5
     r = kernel_self_distillation(Gs, y, 3, c=1e-6, singular="pinv")
     assert abs(r.train_predictions[0, 0]) < 1e-14 and abs(r.train_predictions[0, -1]) < 1e-14
+
+
+# ---------------------------------------------------------------- more calculators
+
+
+def test_prop3_iterate_matches_printed_recurrence():
+    rng = np.random.default_rng(11)
+    for _ in range(20):
+        u0, kap = float(rng.uniform(1.01, 40)), float(10 ** rng.uniform(0, 3))
+        t = np.arange(0, 12, dtype=float)
+        lo, hi = sd._prop3(u0, kap, t)
+        for x, got in ((kap, lo), (1 / kap, hi)):
+            a, b = sd.prop3_coefficients(u0, x)
+            u, ref = u0, [u0]
+            for _ in range(11):
+                u = a * u - b
+                ref.append(u)
+            assert np.max(np.abs(got - ref)) <= 1e-9 * u0 * 12
+
+
+def test_guaranteed_rounds_hierarchy_and_sharp_bounds():
+    rng = np.random.default_rng(12)
+    for _ in range(50):
+        K, eps = int(rng.integers(1, 20)), float(10 ** rng.uniform(-3, 1))
+        u0, kap = float(1 + 10 ** rng.uniform(-3, 2)), float(10 ** rng.uniform(0, 4))
+        y = u0 * math.sqrt(K * eps)
+        t_paper = sd.guaranteed_rounds_corrected(y, K, eps, kap)
+        assert t_paper <= sd.zero_crossing_round(u0, kap) * (1 + 1e-12) + 1e-12
+        assert sd.zero_crossing_round(u0, kap) <= sd.guaranteed_rounds_sharp(y, K, eps) * (1 + 1e-12) + 1e-12
+        tt = np.arange(0.0, math.floor(u0 - 1) + 1)          # rounds with u0 - t >= 1 (where bounds matter)
+        lo, hi = sd.label_norm_bounds_sharp(y, tt, K, eps)
+        plo, _ = sd.label_norm_bounds_corrected(y, tt, K, eps, kap)
+        assert np.all(plo <= lo + 1e-12 * y) and np.all(lo <= hi + 1e-12 * y)
+        assert sd.collapse_round_upper(y, K, eps) >= math.ceil(u0 - 1 - 1e-12)
+
+
+def test_printed_equals_corrected_at_eps_one_and_differs_otherwise():
+    assert sd.c_bounds(5.0, 4, 1.0, 0.5, 2.0) == sd.c_bounds_corrected(5.0, 4, 1.0, 0.5, 2.0)
+    assert sd.c_bounds(5.0, 4, 0.25, 0.5, 2.0) != sd.c_bounds_corrected(5.0, 4, 0.25, 0.5, 2.0)
+    # the worked counterexample: K = 1, d = 1, y = 2, eps = 1/4 -> c = 1/3, printed interval {1/7}
+    assert abs(sd.c_bounds_corrected(2.0, 1, 0.25, 1.0, 1.0)[0] - 1 / 3) < 1e-15
+    assert abs(sd.c_bounds(2.0, 1, 0.25, 1.0, 1.0)[0] - 1 / 7) < 1e-15
+    c = spectral_rounds(np.array([1.0]), np.array([2.0]), 1, eps=0.25)["c"][0]
+    assert abs(c - 1 / 3) < 1e-15
+
+
+def test_ratio_and_sparsity_bounds():
+    rng = np.random.default_rng(13)
+    for _ in range(30):
+        K, eps = int(rng.integers(1, 20)), float(10 ** rng.uniform(-3, 1))
+        u0 = float(1 + 10 ** rng.uniform(-1, 2))
+        y = u0 * math.sqrt(K * eps)
+        dmin = float(10 ** rng.uniform(-2, 1))
+        dj, dk = sorted(dmin * 10 ** rng.uniform(0, 2, 2))
+        t = int(rng.integers(0, max(1, int(u0 * u0 - 1))))
+        assert sd.ratio_bound_sharp(y, K, eps, dmin, dj, dk, t) >= sd.ratio_bound_corrected(y, K, eps, dmin, dj, dk, t) * (1 - 1e-12)
+        kap = dk / dmin * 1.5
+        lo, hi = sd.sparsity_bound_limits(dmin, dj, dk, kap)
+        h = sd.sparsity_bound_corrected(y, K, eps, dmin, dj, dk, kap)
+        assert lo * (1 - 1e-12) <= h <= hi * (1 + 1e-12)
+        assert sd.sparsity_bound_derivative(y, K, eps, dmin, dj, dk, kap) > 0
+
+
+def test_training_error_identity():
+    rng = np.random.default_rng(14)
+    G = np.cov(rng.normal(size=(6, 20))) + 0.1 * np.eye(6)
+    y = rng.normal(size=6)
+    d, W = np.linalg.eigh(G)
+    lhs = np.mean((G @ np.linalg.solve(G + 0.3 * np.eye(6), y) - y) ** 2)
+    assert _rel(sd.training_error(W.T @ y, d, 0.3), lhs) < 1e-12
+
+
+# ---------------------------------------------------------------- more engine
+
+
+def test_engine_interpolation_and_weights():
+    rng = np.random.default_rng(15)
+    G = np.cov(rng.normal(size=(5, 30))) + 0.05 * np.eye(5)
+    y = rng.normal(size=5)
+    r = kernel_self_distillation(G, y, 4, c=0.0)                       # eps = 0: labels frozen
+    assert np.max(np.abs(r.train_predictions - y)) < 1e-12
+    r = kernel_self_distillation(G, y, 6, eps=0.01, ground_truth_weight=1.0)   # w = 1: every round fits y
+    assert _rel(r.c, np.full(r.c.size, r.c[0])) < 1e-12
+    r = kernel_self_distillation(G, y, 6, eps=0.01, ground_truth_weight=0.3)
+    assert np.allclose(r.z @ r.eigenvectors.T, r.labels)
+    assert _rel(r.train_predictions, (r.b_diag * r.z0) @ r.eigenvectors.T) < 1e-12   # A_t z_t = B_t z_0
+
+
+def test_engine_shapes_and_messages():
+    G = np.diag([1.0, 0.5, 0.2])
+    with pytest.raises(ValueError, match=r"shape \(3,\)"):
+        kernel_self_distillation(G, np.ones(2), 3, c=1.0)
+    with pytest.raises(ValueError, match="gram_eval"):
+        kernel_self_distillation(G, np.ones(3), 3, c=1.0, gram_eval=np.ones((4, 2)))
+    with pytest.raises(ValueError, match="rounds"):
+        kernel_self_distillation(G, np.ones(3), 0, c=1.0)
+    r = kernel_self_distillation(G, np.ones(3), 3, c=1.0, gram_eval=np.ones((4, 3)))
+    assert r.eval_predictions.shape == (3, 4) and r.b_diag.shape == (3, 3)
+
+
+def test_engine_root_accurate_next_to_collapse():
+    import mpmath as mp
+
+    d = np.array([0.3, 0.3, 0.3])
+    z = np.array([0.5, -0.4, 0.1])
+    eps = float(z @ z) / 3 / (1 + 1e-9) ** 2
+    c = spectral_rounds(d, z, 1, eps=eps)["c"][0]
+    with mp.workdps(40):
+        s = mp.sqrt(3 * mp.mpf(eps)) / mp.sqrt(mp.fsum(mp.mpf(v) ** 2 for v in z))
+        exact = mp.mpf(0.3) * s / (1 - s)
+    assert abs(c / float(exact) - 1) < 1e-12

@@ -796,8 +796,8 @@ def prop3_sharp(run: Run) -> Outcome:
     Proof: each round removes a residual ``(I - A) z`` of norm exactly ``sqrt(K eps)`` (active
     constraint) with ``0 <= A <= I`` diagonal, so ``||A z|| >= ||z|| - ||(I-A) z||`` and
     ``||z||^2 = ||A z||^2 + ||(I-A) z||^2 + 2 <A z, (I-A) z> >= ||A z||^2 + K eps``.  Since
-    ``phi_kappa(u) <= u - 1``, the lower end dominates Prop. 3's; it is attained by labels along one
-    eigenvector, so it is the best kappa-free lower bound.
+    ``phi_kappa(u) <= u - 1`` for ``u >= 1``, the lower end dominates Prop. 3's while it is >= 1; it is
+    attained by labels along one eigenvector, so it is the best kappa-free lower bound.
 
     Setting: as ``sd.prop3``.
 
@@ -1267,8 +1267,7 @@ def _eps_pairs(run: Run, n: int):
             T = int(math.floor((u0 - 1) / kappa))
             r = spectral_rounds(d, z0, T + 1, eps=eps)
             lb = _log_b(d, r["c"][: T + 1])
-            out.append({"eps": eps, "t_": T, "bound": float(_h_of_u0(u0, d[0], d[0], d[-1], kappa) if False else
-                                                            ((u0 - 1 + 1) / (u0 - 1 + d[0] / d[-1])) ** (T + 1)),
+            out.append({"eps": eps, "t_": T,
                         "bound_eq50": tsd.sparsity_bound_corrected(float(np.linalg.norm(z0)), K, eps, d[0], d[0], d[-1],
                                                                    kappa),
                         "actual": float(np.exp(lb[T, -1] - lb[T, 0]))})
