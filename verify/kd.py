@@ -1147,3 +1147,488 @@ def teacher_refresh_corrected(run: Run) -> Outcome:
         bnds += list(ex[0] * 0.5 ** np.arange(1, 4))
         slopes.append(float(np.polyfit(np.arange(4), np.log2(np.maximum(ex, 1e-300)), 1)[0]))
     return bound_outcome(vals, bnds, tol=1e-9, details={"max_fitted_log2_slope_per_phase": float(max(slopes))})
+
+
+# ----------------------------------------------------------------------------------------------
+# Section 6: compressors, Lemmas 2-6, Theorem 4, Section 7
+# ----------------------------------------------------------------------------------------------
+
+
+@claim("kd.assump4", ref="Assumption 4, Eq. (19); Sec. 6-7 (sparsification omega = d/k - 1)", kind="identity",
+       statement="rand-k, Bernoulli and QSGD dithering are unbiased with E||C(x)-x||^2 <= omega ||x||^2; rand-k has omega = d/k - 1 exactly")
+def assump4(run: Run) -> Outcome:
+    """Claim: the compressors of Sec. 6 satisfy Assumption 4: E C(x) = x and E||C(x) - x||^2 <= omega ||x||^2, with
+    omega = d/k - 1 for rand-k sparsification (scaled by d/k) [kd, Eq. (19), Sec. 7], omega = 1/p - 1 for Bernoulli
+    keep-and-rescale, and omega = min(d/s^2, sqrt(d)/s) for QSGD random dithering with s levels.
+
+    Setting: exact enumeration of every outcome for d = 1..6, every k, p in (0, 1], s = 1..4; random x and
+    Nelder-Mead search over x maximising E||C(x)-x||^2 / ||x||^2 for dithering.
+
+    Check: unbiasedness to 1e-12 relative; rand-k and Bernoulli variance equal to omega ||x||^2 (1e-12);
+    dithering worst ratio <= 1 + 1e-12; the diagonal second-moment matrix Q used by the exact engine equals
+    the enumerated E[d d^T] (1e-12).
+
+    Negative control: rand-k omega understated as 0.9 (d/k - 1): the equality check fails.
+    """
+    from numerics.kd import (bernoulli_outcomes, compression_second_moment, compressor_moments, dithering_outcomes,
+                             rand_k_outcomes)
+
+    rng = run.rng
+    errs, ratios = [], []
+    fac = 0.9 if run.control else 1.0
+    for d in range(1, 7):
+        for k in range(1, d + 1):
+            out = rand_k_outcomes(d, k)
+            x = rng.normal(size=d)
+            mean, var = compressor_moments(x, out)
+            errs.append(float(np.max(relative_error(mean, x))))
+            errs.append(float(relative_error(var, fac * tk.omega_rand_k(d, k) * (x @ x))) if k < d else abs(var))
+            Qe = np.einsum("r,ri,rj->ij", out[0], out[1], out[1])
+            errs.append(float(np.max(relative_error(Qe, compression_second_moment("rand_k", d, k)))))
+        p = float(rng.uniform(0.05, 1.0))
+        out = bernoulli_outcomes(d, p)
+        x = rng.normal(size=d)
+        mean, var = compressor_moments(x, out)
+        errs.append(float(np.max(relative_error(mean, x))))
+        errs.append(float(relative_error(var, tk.omega_bernoulli(p) * (x @ x))))
+        Qe = np.einsum("r,ri,rj->ij", out[0], out[1], out[1])
+        errs.append(float(np.max(relative_error(Qe, compression_second_moment("bernoulli", d, p)))))
+        for s in range(1, 5):
+            def ratio(x, s=s, d=d):
+                if not np.any(x):
+                    return 0.0
+                mean, var = compressor_moments(x, dithering_outcomes(x, s), multipliers=False)
+                return var / (x @ x) / tk.omega_dithering(d, s)
+            x = rng.normal(size=d)
+            mean, _ = compressor_moments(x, dithering_outcomes(x, s), multipliers=False)
+            errs.append(float(np.max(relative_error(mean, x))))
+            if d <= run.size(4, 6):
+                _, best = maximize(ratio, [rng.normal(size=d)], maxiter=run.size(60, 300))
+                ratios.append(best)
+            ratios.append(ratio(x))
+    e = max(errs)
+    return Outcome(holds=bool(e <= 1e-12 and max(ratios) <= 1 + 1e-12), measured=e, reference=1e-12, relation="<=",
+                   tolerance=1e-12, details={"max_rel_error": e, "dithering_worst_variance_ratio": float(max(ratios))})
+
+
+def _compressed_instance(rng, d=None, *, scale=1.0):
+    A, b = _ls(rng, d=d)
+    return A * scale, b * scale
+
+
+def _enum(kind, d, rng):
+    from numerics.kd import bernoulli_outcomes, rand_k_outcomes
+
+    if kind == "rand_k":
+        k = int(rng.integers(1, d + 1))
+        return rand_k_outcomes(d, k), tk.omega_rand_k(d, k)
+    p = float(rng.uniform(0.3, 1.0))
+    return bernoulli_outcomes(d, p), tk.omega_bernoulli(p)
+
+
+@claim("kd.lemma2", ref="App. E.1, Lemma 2, Eq. (40)", kind="inequality",
+       statement="E||delta(x)||^2 <= 2 alpha (f(x)-f*) + nu with alpha = 2 omega/mu, nu = 2 omega ||x*||^2")
+def lemma2(run: Run) -> Outcome:
+    """Claim: for a mu-strongly convex f and a compressor of Assumption 4, the compression error obeys
+    E||C(x) - x||^2 <= 2 alpha (f(x) - f(x*)) + nu, alpha = 2 omega/mu, nu = 2 omega ||x*||^2 [kd, Lemma 2, Eq. (40)].
+
+    Setting: random least-squares instances, rand-k (all k) and Bernoulli compressors enumerated exactly;
+    x random, x = x*, x = 2 x*, and x searched (Nelder-Mead) to maximise the ratio.
+
+    Check: worst ratio exact E||delta||^2 / bound <= 1 + 1e-9.
+
+    Negative control: omega understated by a factor 4 in the bound: x = x* gives ratio 2, fails.
+    """
+    from numerics.kd import compressor_moments
+
+    rng = run.rng
+    vals, bnds = [], []
+    for _ in range(run.size(10, 80)):
+        A, b = _compressed_instance(rng)
+        c = tk.least_squares_constants(A, b)
+        d = A.shape[1]
+        out, om = _enum(str(rng.choice(["rand_k", "bernoulli"])), d, rng)
+        omb = om / 4 if run.control else om
+
+        def parts(x):
+            _, var = compressor_moments(x, out)
+            return var, 2 * (2 * omb / c.mu) * (tk.ls_loss(A, b, x) - c.f_star) + 2 * omb * (c.x_star @ c.x_star)
+
+        xs = [rng.normal(size=d) * 3, c.x_star, 2 * c.x_star]
+        if om > 0:
+            x_best, _ = maximize(lambda x: (lambda v, bd: v / bd if bd > 0 else -np.inf)(*parts(x)),
+                                 [c.x_star * 1.5], maxiter=run.size(100, 400))
+            xs.append(x_best)
+        for x in xs:
+            v, bd = parts(x)
+            if bd > 0:
+                vals.append(v)
+                bnds.append(bd)
+    return bound_outcome(vals, bnds, tol=1e-9)
+
+
+def _lemma3_parts(A, b, c, out, x, y, cal_L, L):
+    """Exact (41) and (42) terms by enumeration over rows and compressor outcomes."""
+    probs, mult = out
+    Z = mult * x  # outcomes of x + delta
+    dvar = float(probs @ np.sum((Z - x) ** 2, axis=1))
+    Gz = np.einsum("ij,rj->ri", A, Z) - b[None, :]        # residuals (r, i)
+    gy = A @ y - b
+    diff = (Gz[:, :, None] * A[None]) - (gy[:, None] * A)[None]
+    lhs41 = float(probs @ np.mean(np.sum(diff ** 2, axis=2), axis=1))
+    rhs41 = cal_L ** 2 * (np.sum((x - y) ** 2) + dvar)
+    fz = float(probs @ (0.5 * np.mean(Gz ** 2, axis=1)))
+    fx = tk.ls_loss(A, b, x)
+    fy = tk.ls_loss(A, b, y)
+    gfy = c.H @ (y - c.x_star)
+    rhs42 = fy + gfy @ (x - y) + L / 2 * np.sum((x - y) ** 2) + L / 2 * dvar
+    return lhs41, rhs41, fx, fz, rhs42
+
+
+@claim("kd.lemma3", ref="App. E.1, Lemma 3, Eqs. (41)-(42)", kind="inequality",
+       statement="E||grad f_xi(x+delta) - grad f_xi(y)||^2 <= cal_L^2 (||x-y||^2 + E||delta||^2) under (39); f(x) <= E f(x+delta) <= f(y) + <grad f(y), x-y> + L/2 ||x-y||^2 + L/2 E||delta||^2")
+def lemma3(run: Run) -> Outcome:
+    """Claim: under (39) and Assumption 4, (41) E||grad f_xi(x+delta) - grad f_xi(y)||^2 <= cal_L^2 (||x-y||^2 + E||delta||^2)
+    and (42) f(x) <= E f(x+delta) <= f(y) + <grad f(y), x-y> + L/2 ||x-y||^2 + L/2 E||delta||^2 [kd, Lemma 3].
+
+    Setting: random least-squares instances with cal_L = cal_L39 (the best constant of (39)); rand-k and Bernoulli
+    enumerated; random (x, y), x = 0 (no compression error) with x - y along the top eigenvector of
+    M = E||a||^2 a a^T (where (41) is tight), and a Nelder-Mead search over (x, y).
+    Details: the other reading cal_L = cal_L10 (Assumption 3's constant) - on least squares
+    lambda_max(M) <= cal_L10 L <= cal_L10^2, so (41) holds with it too.
+
+    Check: worst ratio of each inequality <= 1 + 1e-9 (exact enumeration); (41) tightness reported.
+
+    Negative control: cal_L39 scaled by 0.95: the tight instance fails.
+    """
+    rng = run.rng
+    vals, bnds, vals10, bnds10 = [], [], [], []
+    fac = 0.95 if run.control else 1.0
+    for _ in range(run.size(10, 60)):
+        A, b = _compressed_instance(rng)
+        c = tk.least_squares_constants(A, b)
+        d = A.shape[1]
+        out, om = _enum(str(rng.choice(["rand_k", "bernoulli"])), d, rng)
+        w, V = np.linalg.eigh(c.M)
+        pairs = [(rng.normal(size=d), rng.normal(size=d)), (np.zeros(d), V[:, -1] * 2.0)]
+
+        def neg_ratio(z):
+            l41, r41, fx, fz, r42 = _lemma3_parts(A, b, c, out, z[:d], z[d:], fac * c.cal_L39, c.L)
+            return l41 / r41 if r41 > 0 else -np.inf
+
+        zb, _ = maximize(neg_ratio, [np.concatenate(pairs[0])], maxiter=run.size(100, 400))
+        pairs.append((zb[:d], zb[d:]))
+        for x, y in pairs:
+            l41, r41, fx, fz, r42 = _lemma3_parts(A, b, c, out, x, y, fac * c.cal_L39, c.L)
+            vals += [l41, fx, fz]
+            bnds += [r41, fz + 1e-300 if fz > 0 else 1e-300, r42]
+            l41b, r41b, *_ = _lemma3_parts(A, b, c, out, x, y, c.cal_L, c.L)
+            vals10.append(l41b)
+            bnds10.append(r41b)
+    out_main = bound_outcome(vals, np.maximum(bnds, 1e-300), tol=1e-9)
+    o10 = bound_outcome(vals10, np.maximum(bnds10, 1e-300), tol=1e-9)
+    out_main.details.update({"reading_cal_L10_worst_ratio": o10.measured})
+    return out_main
+
+
+def _lemma4_terms(A, b, out, x, y, theta, lam, gamma, cal_L, row=None):
+    """(43) per row (row given) or averaged over rows (row None): lhs, rhs."""
+    probs, mult = out
+    Z = mult * x
+    D = Z - x
+    dvar = float(probs @ np.sum(D ** 2, axis=1))
+    rows = range(A.shape[0]) if row is None else [row]
+    lhs, rhs = 0.0, 0.0
+    for i in rows:
+        a = A[i]
+        gz = ((Z @ a) - b[i])[:, None] * a[None, :]
+        gth = (a @ theta - b[i]) * a
+        gyy = (a @ y - b[i]) * a
+        V = D / gamma - gz + lam * gth
+        lhs += float(probs @ np.sum(V ** 2, axis=1))
+        rhs += 2 * float(np.sum((gyy - lam * gth) ** 2)) + 2 * cal_L ** 2 * float(np.sum((x - y) ** 2)) \
+            + 2 * (cal_L ** 2 + 1 / gamma ** 2) * dvar
+    k = len(rows)
+    return lhs / k, rhs / k
+
+
+def _lemma4_counterexample():
+    """d = 1: one row a = 10 among 999 rows a = 1, so cal_L10 ~ 10, cal_L39 ~ 10.5 but the big row is 100-smooth."""
+    A = np.ones((1000, 1))
+    A[0, 0] = 10.0
+    b = np.linspace(-1, 1, 1000)
+    return A, b
+
+
+@claim("kd.lemma4", ref="App. E.1, Lemma 4, Eq. (43)", kind="inequality", expected="erratum",
+       statement="For fixed xi: E_delta||delta/gamma - grad f_xi(x+delta) + lam grad f_xi(theta)||^2 <= 2||grad f_xi(y) - lam grad f_xi(theta)||^2 + 2 cal_L^2 ||x-y||^2 + 2(cal_L^2 + 1/gamma^2) E||delta||^2")
+def lemma4(run: Run) -> Outcome:
+    """Claim: (43) with the expectation over the compressor only, for each sample xi and all x, y [kd, Lemma 4].
+    The proof invokes (41), which holds only on average over xi under (39).
+
+    Setting: least squares, cal_L = max(cal_L10, cal_L39) (Theorem 4's reading) and cal_L39, gamma = 1/(16 cal_L),
+    Bernoulli p = 0.999 (and the identity), lam = 0; the sample xi = the largest row; y chosen so that
+    grad f_xi(y) = lam grad f_xi(theta), x random. Counterexample: d = 1, rows a = 10 (once) and a = 1 (999 times).
+
+    Check: worst ratio lhs/rhs for the fixed sample must be <= 1 + 1e-9: the big row is ||a||^2 = 100-smooth while
+    cal_L ~ 10, ratio ~ ||a||^4 / (2 cal_L^2) ~ 50 (erratum). Random instances also reported.
+
+    Negative control: rhs halved: fails as well.
+    """
+    from numerics.kd import bernoulli_outcomes
+
+    rng = run.rng
+    fac = 0.5 if run.control else 1.0
+    A, b = _lemma4_counterexample()
+    c = tk.least_squares_constants(A, b)
+    L4 = tk.theorem4_cal_L(c.cal_L, c.cal_L39)
+    gamma = tk.step_theorem4(L4)
+    out = bernoulli_outcomes(1, 0.999)
+    x = np.array([0.7])
+    theta = np.array([0.0])
+    a = A[0, 0]
+    y = np.array([b[0] / a])  # grad f_0(y) = 0 = lam grad f_0(theta) with lam = 0
+    lhs, rhs = _lemma4_terms(A, b, out, x, y, theta, 0.0, gamma, L4, row=0)
+    ratios = [lhs / (fac * rhs)]
+    rnd = []
+    for _ in range(run.size(6, 40)):
+        A2, b2 = _ls(rng, spread=2.0)
+        c2 = tk.least_squares_constants(A2, b2)
+        L2 = tk.theorem4_cal_L(c2.cal_L, c2.cal_L39)
+        i = int(np.argmax(np.sum(A2 ** 2, axis=1)))
+        d = A2.shape[1]
+        out2 = bernoulli_outcomes(d, 0.999)
+        th2 = rng.normal(size=d)
+        x2 = rng.normal(size=d)
+        y2 = x2 - A2[i] * (A2[i] @ x2 - b2[i]) / (A2[i] @ A2[i])  # grad f_i(y2) = 0
+        l2, r2 = _lemma4_terms(A2, b2, out2, x2, y2, th2, 0.0, tk.step_theorem4(L2), L2, row=i)
+        rnd.append(l2 / (fac * r2))
+    worst = max(ratios + rnd)
+    return Outcome(holds=bool(worst <= 1 + 1e-9), measured=worst, reference=1.0, relation="<=", tolerance=1e-9,
+                   details={"counterexample": {"A": "rows a_0 = 10, a_1..a_999 = 1 (d = 1)", "b": "linspace(-1, 1, 1000)",
+                                               "xi": 0, "x": x, "y": y, "theta": theta, "lam": 0.0, "gamma": gamma,
+                                               "cal_L": L4, "cal_L10": c.cal_L, "cal_L39": c.cal_L39,
+                                               "compressor": "Bernoulli p = 0.999", "lhs": lhs, "rhs": rhs,
+                                               "ratio": lhs / rhs},
+                            "random_instances_worst_ratio": float(max(rnd))})
+
+
+@claim("kd.lemma4_corrected", ref="App. E.1, Lemma 4, Eq. (43)", kind="inequality",
+       statement="(43) holds after taking the expectation over xi on both sides (as Lemma 6 uses it)")
+def lemma4_corrected(run: Run) -> Outcome:
+    """Claim: E_{xi,delta}||delta/gamma - grad f_xi(x+delta) + lam grad f_xi(theta)||^2
+    <= 2 E_xi||grad f_xi(y) - lam grad f_xi(theta)||^2 + 2 cal_L^2 ||x-y||^2 + 2(cal_L^2 + 1/gamma^2) E||delta||^2
+    with cal_L of (39) (corrects [kd, Lemma 4]; Lemma 6 only needs this averaged form).
+
+    Setting: the counterexample of kd.lemma4, random least-squares instances, rand-k and Bernoulli enumerated,
+    random (x, y, theta, lam), gamma in {1/(16 cal_L), 1/cal_L, 10/cal_L}, Nelder-Mead over (x, y).
+
+    Check: worst ratio <= 1 + 1e-9.
+
+    Negative control: the fixed-sample (printed) form on the counterexample: fails.
+    """
+    from numerics.kd import bernoulli_outcomes
+
+    rng = run.rng
+    vals, bnds = [], []
+    A, b = _lemma4_counterexample()
+    c = tk.least_squares_constants(A, b)
+    out = bernoulli_outcomes(1, 0.999)
+    x, y, th = np.array([0.7]), np.array([b[0] / 10.0]), np.array([0.0])
+    l, r = _lemma4_terms(A, b, out, x, y, th, 0.0, tk.step_theorem4(c.cal_L39), c.cal_L39, row=0 if run.control else None)
+    vals.append(l)
+    bnds.append(r)
+    for _ in range(run.size(5, 60)):
+        A2, b2 = _ls(rng)
+        c2 = tk.least_squares_constants(A2, b2)
+        d = A2.shape[1]
+        out2, _ = _enum(str(rng.choice(["rand_k", "bernoulli"])), d, rng)
+        th2 = rng.normal(size=d)
+        lam = float(rng.uniform(-0.5, 1.5))
+        gamma = float(rng.choice([1 / 16, 1.0, 10.0])) / c2.cal_L39
+
+        def ratio(z):
+            l, r = _lemma4_terms(A2, b2, out2, z[:d], z[d:], th2, lam, gamma, c2.cal_L39)
+            return l / r
+
+        zb, _ = maximize(ratio, [rng.normal(size=2 * d)], maxiter=run.size(50, 300))
+        for z in (zb, rng.normal(size=2 * d)):
+            l, r = _lemma4_terms(A2, b2, out2, z[:d], z[d:], th2, lam, gamma, c2.cal_L39)
+            vals.append(l)
+            bnds.append(r)
+    return bound_outcome(vals, bnds, tol=1e-9)
+
+
+def _logistic_problem(rng):
+    """f(x) = mu0/2 ||x||^2 + mean log(1 + exp(a_i^T x)): strongly convex (mu0), smooth (mu0 + ||A||^2/(4n)), not quadratic."""
+    n, d = int(rng.integers(5, 15)), int(rng.integers(2, 5))
+    A = rng.normal(size=(n, d)) * 2
+    mu0 = float(rng.uniform(0.05, 0.5))
+    L = mu0 + float(np.linalg.eigvalsh(A.T @ A / n)[-1]) / 4
+
+    def f(x):
+        z = A @ x
+        return mu0 / 2 * (x @ x) + float(np.mean(np.logaddexp(0, z)))
+
+    def grad(x):
+        z = A @ x
+        return mu0 * x + A.T @ (0.5 * (1 + np.tanh(z / 2))) / n
+
+    return f, grad, mu0, L, d
+
+
+@claim("kd.lemma5", ref="App. E.1, Lemma 5, Eq. (44)", kind="inequality",
+       statement="f(y) >= f(x) + <E grad f(x+delta), y-x> + mu/2 ||y-x||^2 - (L-mu)/2 E||delta(x)||^2 for L-smooth mu-strongly convex f")
+def lemma5(run: Run) -> Outcome:
+    """Claim: for L-smooth, mu-strongly convex f and an unbiased compressor,
+    f(y) >= f(x) + <E grad f(x + delta), y - x> + mu/2 ||y-x||^2 - (L-mu)/2 E||delta(x)||^2 [kd, Lemma 5, Eq. (44)].
+
+    Setting: a non-quadratic test function (ridge-regularised logistic loss, mu = ridge, L = ridge + ||A||^2/(4n)),
+    because on quadratics E grad f(x+delta) = grad f(x) and (44) is trivial; rand-k, Bernoulli and QSGD dithering
+    enumerated exactly; random (x, y) and Nelder-Mead over (x, y) minimising the slack ratio.
+
+    Check: worst ratio rhs/lhs (f(y) as bound, f(y) > 0) <= 1 + 1e-9.
+
+    Negative control: mu replaced by 4 L (a wrong, too large strong-convexity constant): fails.
+    """
+    from numerics.kd import bernoulli_outcomes, dithering_outcomes, rand_k_outcomes
+
+    rng = run.rng
+    vals, bnds = [], []
+    for _ in range(run.size(8, 60)):
+        f, grad, mu, L, d = _logistic_problem(rng)
+        if run.control:
+            mu = 4 * L
+        kind = str(rng.choice(["rand_k", "bernoulli", "dither"]))
+
+        def rhs(x, y):
+            if kind == "dither":
+                probs, vals_ = dithering_outcomes(x, 2)
+            else:
+                probs, mult = rand_k_outcomes(d, max(1, d - 1)) if kind == "rand_k" else bernoulli_outcomes(d, 0.6)
+                vals_ = mult * x
+            eg = probs @ np.array([grad(z) for z in vals_])
+            dv = float(probs @ np.sum((vals_ - x) ** 2, axis=1))
+            return f(x) + eg @ (y - x) + mu / 2 * np.sum((y - x) ** 2) - (L - mu) / 2 * dv
+
+        def ratio(z):
+            return rhs(z[:d], z[d:]) / f(z[d:])
+
+        zb, _ = maximize(ratio, [rng.normal(size=2 * d)], maxiter=run.size(80, 300))
+        for z in (zb, rng.normal(size=2 * d), rng.normal(size=2 * d) * 3):
+            vals.append(rhs(z[:d], z[d:]))
+            bnds.append(f(z[d:]))
+    return bound_outcome(vals, bnds, tol=1e-9)
+
+
+def _lemma6_terms(A, b, c, out, omega, x, theta, lam, gamma, cal_L, printed):
+    probs, mult = out
+    lhs, _ = _lemma4_terms(A, b, out, x, x, theta, lam, gamma, cal_L)
+    xs2 = float(c.x_star @ c.x_star)
+    Acoef, Bcoef = tk.lemma6_AB(omega, mu=c.mu, cal_L=cal_L, gamma=gamma, x_star_sq=xs2, printed=printed)
+    gs = _sgd_gradients(A, b, c.x_star) - lam * _sgd_gradients(A, b, theta)
+    rhs = 4 * Acoef * (tk.ls_loss(A, b, x) - c.f_star) + 2 * Bcoef + 4 * float(np.mean(np.sum(gs ** 2, axis=1)))
+    return lhs, rhs
+
+
+def _lemma6_counterexample():
+    """Interpolating data (sigma_* = 0), d = 2, rand-1: large scale so cal_L39^2 >> 4 cal_L."""
+    A = np.array([[3.0, 1.0], [1.0, -2.0], [-2.0, 2.5], [0.5, 3.0]]) * 4.0
+    x_star = np.array([1.0, -1.0])
+    return A, A @ x_star
+
+
+@claim("kd.lemma6", ref="App. E.1, Lemma 6, Eq. (45)", kind="inequality", expected="erratum",
+       statement="E||delta/gamma - grad f_xi(x+delta) + lam grad f_xi(theta)||^2 <= 4A(f(x)-f*) + 2B + 4 E||grad f_xi(x*) - lam grad f_xi(theta)||^2 with B = (cal_L + 1/gamma^2) nu as printed")
+def lemma6(run: Run) -> Outcome:
+    """Claim: with A = 2 cal_L + (cal_L^2 + 1/gamma^2) alpha and B = (cal_L + 1/gamma^2) nu (as printed), (45) holds
+    [kd, Lemma 6]. The proof produces 2 (cal_L^2 + 1/gamma^2) nu, i.e. B = (cal_L^2 + 1/gamma^2) nu.
+
+    Setting: least squares with cal_L = max(cal_L10, cal_L39) (Theorem 4's reading), rand-k and Bernoulli enumerated;
+    the lemma states no step-size restriction, so gamma ranges over 1/(16 cal_L) .. 100/cal_L; x = x* (where only
+    B and the noise term remain) and random x; interpolating data with large scale (cal_L >> 1).
+
+    Check: worst ratio lhs/rhs <= 1 + 1e-9. At x = x*, lam = 0, sigma_* = 0 and large gamma the left side is
+    about E delta^T M delta ~ cal_L39^2 omega ||x*||^2 while 2B = 4 cal_L omega ||x*||^2: fails once cal_L39^2 > 4 cal_L
+    (erratum). Details: under Theorem 4's gamma <= 1/(16 cal_L) the printed B is not violated on the instances
+    tried (worst ratio reported).
+
+    Negative control: rhs halved: fails as well.
+    """
+    from numerics.kd import rand_k_outcomes
+
+    rng = run.rng
+    fac = 0.5 if run.control else 1.0
+    A, b = _lemma6_counterexample()
+    c = tk.least_squares_constants(A, b)
+    Lt = tk.theorem4_cal_L(c.cal_L, c.cal_L39)
+    out = rand_k_outcomes(2, 1)
+    gamma = 100.0 / Lt
+    l, r = _lemma6_terms(A, b, c, out, 1.0, c.x_star, c.x_star, 0.0, gamma, Lt, printed=True)
+    ratios = [l / (fac * r)]
+    small = []
+    for _ in range(run.size(6, 40)):
+        A2, b2 = _ls(rng)
+        c2 = tk.least_squares_constants(A2, b2)
+        L2 = tk.theorem4_cal_L(c2.cal_L, c2.cal_L39)
+        d = A2.shape[1]
+        out2, om = _enum(str(rng.choice(["rand_k", "bernoulli"])), d, rng)
+        th = rng.normal(size=d)
+        for x in (c2.x_star, rng.normal(size=d)):
+            l2, r2 = _lemma6_terms(A2, b2, c2, out2, om, x, th, float(rng.uniform(0, 1)), tk.step_theorem4(L2), L2, True)
+            if r2 > 0:
+                small.append(l2 / r2)
+    worst = max(ratios)
+    return Outcome(holds=bool(worst <= 1 + 1e-9), measured=worst, reference=1.0, relation="<=", tolerance=1e-9,
+                   details={"counterexample": {"A": A, "b": b, "x_star": c.x_star, "x": c.x_star, "lam": 0.0,
+                                               "compressor": "rand-1 of 2 (omega = 1)", "gamma": gamma, "cal_L": Lt,
+                                               "cal_L10": c.cal_L, "cal_L39": c.cal_L39, "lhs": l, "rhs_printed_B": r,
+                                               "rhs_proof_B": _lemma6_terms(A, b, c, out, 1.0, c.x_star, c.x_star, 0.0,
+                                                                            gamma, Lt, False)[1]},
+                            "printed_B_worst_ratio_at_gamma_1_over_16calL": float(max(small)) if small else 0.0})
+
+
+@claim("kd.lemma6_corrected", ref="App. E.1, Lemma 6, Eq. (45)", kind="inequality",
+       statement="(45) holds with B = (cal_L^2 + 1/gamma^2) nu (what the proof derives), for every gamma > 0")
+def lemma6_corrected(run: Run) -> Outcome:
+    """Claim: (45) holds with A = 2 cal_L + (cal_L^2 + 1/gamma^2) alpha and B = (cal_L^2 + 1/gamma^2) nu, cal_L satisfying
+    both (10) and (39) (corrects the B of [kd, Lemma 6]).
+
+    Setting: the counterexample of kd.lemma6, random least-squares instances (scaled up to 10x), rand-k and
+    Bernoulli enumerated, gamma in {1/(16 cal_L), 1/cal_L, 100/cal_L}, x in {x*, random, Nelder-Mead}, lam uniform.
+
+    Check: worst ratio lhs/rhs <= 1 + 1e-9.
+
+    Negative control: the printed B on the counterexample: fails.
+    """
+    rng = run.rng
+    vals, bnds = [], []
+    from numerics.kd import rand_k_outcomes
+
+    A, b = _lemma6_counterexample()
+    c = tk.least_squares_constants(A, b)
+    Lt = tk.theorem4_cal_L(c.cal_L, c.cal_L39)
+    l, r = _lemma6_terms(A, b, c, rand_k_outcomes(2, 1), 1.0, c.x_star, c.x_star, 0.0, 100.0 / Lt, Lt, printed=run.control)
+    vals.append(l)
+    bnds.append(r)
+    for _ in range(run.size(4, 40)):
+        A2, b2 = _compressed_instance(rng, scale=float(rng.choice([1.0, 3.0, 10.0])))
+        c2 = tk.least_squares_constants(A2, b2)
+        L2 = tk.theorem4_cal_L(c2.cal_L, c2.cal_L39)
+        d = A2.shape[1]
+        out2, om = _enum(str(rng.choice(["rand_k", "bernoulli"])), d, rng)
+        th = rng.normal(size=d)
+        lam = float(rng.uniform(-0.5, 1.5))
+        gamma = float(rng.choice([1 / 16, 1.0, 100.0])) / L2
+
+        def ratio(x):
+            l, r = _lemma6_terms(A2, b2, c2, out2, om, x, th, lam, gamma, L2, printed=False)
+            return l / r if r > 0 else -np.inf
+
+        xb, _ = maximize(ratio, [c2.x_star + 0.1 * rng.normal(size=d)], maxiter=run.size(40, 300))
+        for x in (c2.x_star, rng.normal(size=d), xb):
+            l, r = _lemma6_terms(A2, b2, c2, out2, om, x, th, lam, gamma, L2, printed=False)
+            if r > 0:
+                vals.append(l)
+                bnds.append(r)
+    return bound_outcome(vals, bnds, tol=1e-9)
