@@ -1632,3 +1632,181 @@ def lemma6_corrected(run: Run) -> Outcome:
                 vals.append(l)
                 bnds.append(r)
     return bound_outcome(vals, bnds, tol=1e-9)
+
+
+def _theorem4_rows(rng, count):
+    rows = []
+    for k in range(count):
+        A, b = _ls(rng, n=int(rng.integers(6, 14)), d=int(rng.integers(2, 4)), spread=float(rng.uniform(0, 1)))
+        c = tk.least_squares_constants(A, b)
+        d = A.shape[1]
+        theta = c.x_star + rng.normal(size=d) * float(rng.choice([1e-2, 0.3, 2.0]))
+        x0 = c.x_star + rng.normal(size=d) * 3 if k % 2 == 0 else np.zeros(d)
+        rows.append((A, b, c, theta, x0))
+    return rows
+
+
+@claim("kd.theorem4", ref="Thm. 4 and its proof (App. E.2, Eq. (38))", kind="rate",
+       statement="For mu-strongly convex f, gamma <= 1/(16 cal_L), omega <= omega_max: E||x^t-x*||^2 <= (2 omega+1)[(1-gamma mu)^t ||x^0-x*||^2 + (nu/mu)(2 gamma cal_L^2 + 2/gamma + L - mu) + (2/mu^2) N_3(lambda)] + 2 omega ||x*||^2")
+def theorem4(run: Run) -> Outcome:
+    """Claim: for iteration (18) with an unbiased compressor of variance omega, gamma <= 1/(16 cal_L) and omega small
+    enough that 2 gamma A + alpha (L - mu) <= 1/2, the explicit form of Theorem 4's proof holds:
+    E||x^t - x*||^2 <= (2 omega + 1)[(1 - gamma mu)^t ||x^0 - x*||^2 + (nu/mu)(2 gamma cal_L^2 + 2/gamma + L - mu)
+    + (2/mu^2) N_3(lambda)] + 2 omega ||x*||^2, nu = 2 omega ||x*||^2, N_3 with c = 2 mu, for every lam
+    [kd, Thm. 4, App. E.2].
+
+    Setting: random least-squares instances; cal_L = max(cal_L10, cal_L39) (one constant for (10) and (39), as the
+    proof requires); gamma = 1/(16 cal_L); Bernoulli keep-and-rescale with omega = omega_max and omega_max/4, and the
+    identity (omega = 0); lam in {0, lambda_* (c = 2 mu), uniform(-0.5, 1.5)}; x^0 = y^0 far or 0. Exact moments of
+    x^t = C(y^t) at a geometric grid of t and the stationary law.
+
+    Check: worst ratio exact/bound <= 1 + 1e-9. Rate consequence reported: the stationary excess caused by
+    compression, E||x - x*||^2(omega) - E||x - x*||^2(0), against omega (fitted log-log slope, expected 1 for small
+    omega) and the worst stationary ratio.
+
+    Negative control: omega = cal_L/mu (Sec. 7's reading), far above omega_max: the exact second moment diverges
+    and exceeds the bound.
+    """
+    from numerics.kd import affine_chain, moments_at, stationary_moments
+
+    rng = run.rng
+    vals, bnds, st_ratio = [], [], []
+    for A, b, c, theta, x0 in _theorem4_rows(rng, run.size(5, 30)):
+        Lt = tk.theorem4_cal_L(c.cal_L, c.cal_L39)
+        gamma = tk.step_theorem4(Lt)
+        om_max = tk.omega_max_theorem4(gamma, mu=c.mu, L=c.L, cal_L=Lt)
+        m = tk.teacher_moments(A, b, theta, c)
+        lam_s = tk.lambda_star(m, c=2 * c.mu, gamma=gamma)
+        omegas = [Lt / c.mu] if run.control else [om_max, om_max / 4, 0.0]
+        times = _times(1 / (gamma * c.mu), run.size(12, 40))
+        for om in omegas:
+            for lam in (0.0, lam_s, float(rng.uniform(-0.5, 1.5))):
+                ch = affine_chain(A, b, theta, lam, gamma, compressor="bernoulli" if om > 0 else None,
+                                  param=1 / (1 + om) if om > 0 else None)
+                try:
+                    with np.errstate(all="ignore"):
+                        ex = moments_at(ch, x0, times)["dist_sq"]
+                except FloatingPointError:
+                    ex = np.full(times.size, 1e300)
+                ex = np.where(np.isfinite(ex), ex, 1e300)
+                bd = tk.theorem4_bound(times, float(np.sum((x0 - c.x_star) ** 2)), lam, m, omega=om, mu=c.mu, L=c.L,
+                                       cal_L=Lt, gamma=gamma, x_star_sq=float(c.x_star @ c.x_star))
+                vals += list(ex)
+                bnds += list(bd)
+                if not run.control:
+                    st = stationary_moments(ch)["dist_sq"]
+                    bst = tk.theorem4_bound(np.inf, 0.0, lam, m, omega=om, mu=c.mu, L=c.L, cal_L=Lt, gamma=gamma,
+                                            x_star_sq=float(c.x_star @ c.x_star))
+                    vals.append(st)
+                    bnds.append(bst)
+                    st_ratio.append(st / bst)
+    out = bound_outcome(vals, np.maximum(bnds, 1e-300), tol=1e-9)
+    # consequence: stationary excess vs omega on one instance
+    A, b = _ls(rng, n=10, d=3, spread=0.3)
+    c = tk.least_squares_constants(A, b)
+    Lt = tk.theorem4_cal_L(c.cal_L, c.cal_L39)
+    gamma = tk.step_theorem4(Lt)
+    om_max = tk.omega_max_theorem4(gamma, mu=c.mu, L=c.L, cal_L=Lt)
+    theta = c.x_star + 0.1
+    base = stationary_moments(affine_chain(A, b, theta, 0.0, gamma))["dist_sq"]
+    oms = om_max * np.geomspace(1, 1 / 32, 6)
+    exc = [stationary_moments(affine_chain(A, b, theta, 0.0, gamma, compressor="bernoulli", param=1 / (1 + o)))["dist_sq"] - base
+           for o in oms]
+    out.details.update({"stationary_worst_ratio": float(max(st_ratio)) if st_ratio else 0.0,
+                        "compression_excess_vs_omega_slope": _stationary_slope(exc, oms) if min(exc) > 0 else "n/a",
+                        "omega_max_example": om_max})
+    return out
+
+
+def _ill_conditioned(kappa_scale: float = 0.15):
+    rng = np.random.default_rng(7)
+    A = rng.normal(size=(12, 3)) @ np.diag([1.0, 1.0, kappa_scale])
+    return A, A @ np.array([1.0, -2.0, 3.0]) + 0.3 * rng.normal(size=12)
+
+
+@claim("kd.sec7_omega", ref="Sec. 7 (capacity gap discussion) vs Thm. 4", kind="inequality", expected="erratum",
+       statement="Theorem 4 allows omega = O(cal_L/mu), hence a capacity ratio d/k = 1 + omega up to O(cal_L/mu)")
+def sec7_omega(run: Run) -> Outcome:
+    """Claim: Sec. 7 states the constraint of Theorem 4 as omega = O(cal_L/mu), so that rand-k may use capacity ratios
+    d/k = 1 + omega of order cal_L/mu [kd, Sec. 7]. Theorem 4 itself (and its proof) require omega = O(mu/cal_L)
+    (explicitly omega <= omega_max(gamma), about mu/(128.5 cal_L) at gamma = 1/(16 cal_L)): the Sec. 7 ratio is inverted.
+
+    Setting: an ill-conditioned least-squares instance (d = 3, cal_L/mu ~ 10^3) and random instances; omega = C cal_L/mu
+    for the O-constants C in {1, 0.1, 0.01} (Bernoulli keep-and-rescale, and rand-k where d/k - 1 matches);
+    gamma = 1/(16 cal_L); lam = lambda_* (c = 2 mu). Exact spectral radius of the second-moment map of (18).
+
+    Check: if omega = O(cal_L/mu) were admissible, the compressed iteration would have a bounded second moment:
+    the spectral radius must be < 1 for every instance and C. It exceeds 1 (E||x^t - x*||^2 grows geometrically,
+    no bound of Theorem 4's form can hold): erratum.
+
+    Negative control: C = 10: fails as well.
+    """
+    from numerics.kd import affine_chain, second_moment_radius
+
+    rng = run.rng
+    Cs = [10.0] if run.control else [1.0, 0.1, 0.01]
+    insts = [_ill_conditioned()] + [_ls(rng, d=3) for _ in range(run.size(3, 20))]
+    radii = []
+    ce = None
+    for A, b in insts:
+        c = tk.least_squares_constants(A, b)
+        Lt = tk.theorem4_cal_L(c.cal_L, c.cal_L39)
+        gamma = tk.step_theorem4(Lt)
+        theta = c.x_star + 0.1
+        lam = tk.lambda_star(tk.teacher_moments(A, b, theta, c), c=2 * c.mu, gamma=gamma)
+        for C in Cs:
+            om = C * Lt / c.mu
+            rad = second_moment_radius(affine_chain(A, b, theta, lam, gamma, compressor="bernoulli", param=1 / (1 + om)))
+            radii.append(rad)
+            if ce is None and rad >= 1:
+                ce = {"A": A, "b": b, "cal_L": Lt, "mu": c.mu, "kappa": Lt / c.mu, "C": C, "omega": om,
+                      "capacity_ratio_d_over_k": 1 + om, "gamma": gamma, "second_moment_spectral_radius": rad,
+                      "omega_max_theorem4": tk.omega_max_theorem4(gamma, mu=c.mu, L=c.L, cal_L=Lt)}
+    worst = max(radii)
+    return Outcome(holds=bool(worst < 1.0), measured=worst, reference=1.0, relation="<", tolerance=0.0,
+                   details={"counterexample": ce or "none", "min_radius": float(min(radii))})
+
+
+@claim("kd.sec7_omega_corrected", ref="Sec. 7 vs Thm. 4 (proof, App. E.2)", kind="inequality",
+       statement="Theorem 4 needs omega <= omega_max = (mu/2)(1/2 - 4 gamma cal_L)/(2 gamma cal_L^2 + 2/gamma + L - mu) (= O(mu/cal_L)); rand-k then needs d/k <= 1 + omega_max < 1 + 1/128")
+def sec7_omega_corrected(run: Run) -> Outcome:
+    """Claim: the proof of Theorem 4 needs 2 gamma A + alpha (L - mu) <= 1/2, i.e.
+    omega <= omega_max = (mu/2)(1/2 - 4 gamma cal_L)/(2 gamma cal_L^2 + 2/gamma + L - mu), which at gamma = 1/(16 cal_L) is
+    mu/(4 (32.125 cal_L + L - mu)) < mu/(128 cal_L); the admissible rand-k capacity ratio is d/k <= 1 + omega_max, which
+    forces k = d unless d > 1/omega_max (corrects [kd, Sec. 7]).
+
+    Setting: SymPy solution of the step-size/omega condition vs the calculator at random points; random and
+    ill-conditioned least-squares instances at omega = omega_max (Bernoulli) with gamma = 1/(16 cal_L).
+
+    Check: SymPy vs calculator 1e-12; 2 gamma A + alpha (L - mu) = 1/2 at omega_max (1e-12); exact second-moment
+    spectral radius < 1 at omega_max on every instance; the smallest admissible k for d = 10, 100, 1000 reported.
+
+    Negative control: omega = 0.01 cal_L/mu (Sec. 7's reading) on the ill-conditioned instance: radius >= 1, fails.
+    """
+    import sympy as sp
+
+    from numerics.kd import affine_chain, second_moment_radius
+
+    rng = run.rng
+    expr, syms = tk.derive_theorem4_omega()
+    fn = sp.lambdify(syms, expr, "math")
+    errs, radii, kmins = [], [], []
+    for A, b in [_ill_conditioned()] + [_ls(rng, d=3) for _ in range(run.size(4, 20))]:
+        c = tk.least_squares_constants(A, b)
+        Lt = tk.theorem4_cal_L(c.cal_L, c.cal_L39)
+        for gamma in (tk.step_theorem4(Lt), tk.step_theorem4(Lt) / 3):
+            om = tk.omega_max_theorem4(gamma, mu=c.mu, L=c.L, cal_L=Lt)
+            errs.append(float(relative_error(2 * om / c.mu, fn(gamma, Lt, c.L, c.mu))))
+            Acoef, _ = tk.lemma6_AB(om, mu=c.mu, cal_L=Lt, gamma=gamma, x_star_sq=1.0)
+            errs.append(float(relative_error(2 * gamma * Acoef + 2 * om / c.mu * (c.L - c.mu), 0.5)))
+            if run.control:
+                om = 0.01 * Lt / c.mu
+            theta = c.x_star + 0.1
+            lam = tk.lambda_star(tk.teacher_moments(A, b, theta, c), c=2 * c.mu, gamma=gamma)
+            radii.append(second_moment_radius(affine_chain(A, b, theta, lam, gamma, compressor="bernoulli", param=1 / (1 + om))))
+        om16 = tk.omega_max_theorem4(tk.step_theorem4(Lt), mu=c.mu, L=c.L, cal_L=Lt)
+        kmins.append({"cal_L_over_mu": Lt / c.mu, "omega_max": om16,
+                      "k_min": {str(d): int(math.ceil(d / (1 + om16))) for d in (10, 100, 1000)}})
+    holds = max(errs) <= 1e-12 and max(radii) < 1
+    return Outcome(holds=bool(holds), measured=float(max(radii)), reference=1.0, relation="<", tolerance=0.0,
+                   details={"sympy_and_algebra_max_rel_error": float(max(errs)), "capacity": kmins})
