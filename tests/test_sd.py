@@ -295,3 +295,29 @@ def test_engine_root_accurate_next_to_collapse():
         s = mp.sqrt(3 * mp.mpf(eps)) / mp.sqrt(mp.fsum(mp.mpf(v) ** 2 for v in z))
         exact = mp.mpf(0.3) * s / (1 - s)
     assert abs(c / float(exact) - 1) < 1e-12
+
+
+# ---------------------------------------------------------------- property test (hypothesis)
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(deadline=None, max_examples=25)
+@given(K=st.integers(2, 6), seed=st.integers(0, 10_000), log_eps_frac=st.floats(-3, -0.1),
+       w=st.sampled_from([0.0, 0.0, 0.3]))
+def test_engine_equals_reference_property(K, seed, log_eps_frac, w):
+    rng = np.random.default_rng(seed)
+    Q, _ = np.linalg.qr(rng.normal(size=(K, K)))
+    G = (Q * 10 ** rng.uniform(-1, 1, K)) @ Q.T
+    G = 0.5 * (G + G.T)
+    y = rng.normal(size=K)
+    eps = float(np.mean(y**2) * 10**log_eps_frac)
+    res = kernel_self_distillation(G, y, 6, eps=eps, ground_truth_weight=w)
+    ref = kernel_self_distillation_reference(G, y, 6, eps=eps, ground_truth_weight=w)
+    assert res.collapsed_at == ref["collapsed_at"]
+    assert _rel(res.c, ref["c"]) < 1e-10 and _rel(res.train_predictions, ref["train_predictions"]) < 1e-10
+    # every round meets its constraint, and the multiplier sits in the corrected Eq. (25) interval
+    for t in range(res.rounds_run):
+        lo, hi = sd.c_bounds_corrected(float(np.linalg.norm(res.z[t])), K, eps, float(res.eigenvalues[0]),
+                                       float(res.eigenvalues[-1]))
+        assert lo * (1 - 1e-12) <= res.c[t] <= hi * (1 + 1e-12)

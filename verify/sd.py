@@ -1244,6 +1244,8 @@ def prop6(run: Run) -> Outcome:
         "eq149_vs_sympy": Outcome(holds=max(errs) <= 1e-9 and sym_zero, measured=max(errs), reference=1e-9,
                                   relation="<=", tolerance=1e-9,
                                   details={"points": len(errs), "sympy_dlogh_minus_eq149_over_h": str(sym["difference"]),
+                                           "proof_wording": "the proof first calls the last factor of Eq. (149) negative, then "
+                                                            "(correctly) positive; h' > 0 as concluded",
                                                            "printed_dL_matches_sqrt_K_eps_threshold": dl_ok,
                                                            "dL_under_printed_threshold": str(sym["dL_printed_threshold"])}),
     }
