@@ -1,0 +1,204 @@
+"""Paper-specific tests for [kd]: calculators vs SymPy, input checks, kernels vs twins, exact engine vs Monte Carlo."""
+
+import math
+
+import numpy as np
+import pytest
+
+import theory.kd as tk
+from numerics import kd as nk
+from verify.evidence import mean_ci
+
+
+def _instance(seed, n=12, d=3):
+    return nk.random_least_squares(n, d, np.random.default_rng(seed))
+
+
+# ------------------------------------------------------------------ calculators vs SymPy
+
+
+def test_lambda_star_equals_sympy_and_minimises_N():
+    import sympy as sp
+
+    expr, syms = tk.derive_lambda_star()
+    f = sp.lambdify(syms, expr, "math")
+    rng = np.random.default_rng(0)
+    for seed in range(20):
+        A, b = _instance(seed)
+        c = tk.least_squares_constants(A, b)
+        m = tk.teacher_moments(A, b, c.x_star + rng.normal(size=3), c)
+        cc, g = float(rng.uniform(0.01, 3)), float(rng.uniform(0.001, 1))
+        ls = tk.lambda_star(m, c=cc, gamma=g)
+        assert abs(ls - f(m.grad_sq, m.sigma_theta_sq, m.sigma_star_sq, m.cross, cc, g)) <= 1e-12 * max(1, abs(ls))
+        grid = ls + np.linspace(-1, 1, 41)
+        assert all(tk.neighborhood(ls, m, c=cc, gamma=g) <= tk.neighborhood(x, m, c=cc, gamma=g) + 1e-15 for x in grid)
+
+
+def test_reduction_identity_sympy_and_numeric():
+    ratio, diff = tk.derive_reduction_ratio()
+    assert diff == 0
+    gap, (u, v) = tk.derive_reduction_inequality()
+    import sympy as sp
+
+    assert sp.simplify(gap - u ** 2 * (1 + v) ** 2 / (1 + u * v)) == 0
+    A, b = _instance(3)
+    c = tk.least_squares_constants(A, b)
+    m = tk.teacher_moments(A, b, c.x_star + 0.2, c)
+    lhs = tk.reduction_factor_direct(m, c=0.3, gamma=0.05)
+    rhs = tk.reduction_factor(tk.correlation_rho(m), tk.snr_beta(m), c=0.3, gamma=0.05)
+    assert abs(lhs - rhs) <= 1e-12
+
+
+def test_theorem4_omega_matches_sympy():
+    import sympy as sp
+
+    expr, syms = tk.derive_theorem4_omega()
+    f = sp.lambdify(syms, expr, "math")
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        mu = float(rng.uniform(0.01, 1))
+        L = mu + float(rng.uniform(0, 5))
+        cl = L + float(rng.uniform(0, 5))
+        g = float(rng.uniform(0.01, 1)) / (8 * cl)
+        assert abs(2 * tk.omega_max_theorem4(g, mu=mu, L=L, cal_L=cl) / mu - f(g, cl, L, mu)) <= 1e-12 * f(g, cl, L, mu)
+
+
+def test_unrolled_recursion_and_squared_loss_mixture():
+    import sympy as sp
+
+    s, (eta, N, t) = tk.derive_unrolled_recursion()
+    assert sp.simplify(s - N * (1 - (1 - eta) ** t) / eta) == 0
+    expr, (l, tt, b, q) = tk.derive_squared_loss_mixture()
+    assert sp.simplify(expr - l * (1 - l) * (b - q) ** 2) == 0
+
+
+def test_least_squares_constants_are_best():
+    A, b = _instance(4, n=15, d=4)
+    c = tk.least_squares_constants(A, b)
+    rng = np.random.default_rng(2)
+    norms = np.sum(A * A, axis=1)
+    for _ in range(200):
+        e = rng.normal(size=4)
+        lhs = np.mean(norms * (A @ e) ** 2)
+        assert lhs <= 2 * c.cal_L * 0.5 * e @ c.H @ e * (1 + 1e-12)
+        assert lhs <= c.cal_L39 ** 2 * (e @ e) * (1 + 1e-12)
+    assert c.mu <= c.L <= c.cal_L and c.L <= c.cal_L39 <= c.cal_L
+
+
+def test_step_and_capacity_calculators():
+    assert tk.step_theorem1(2.0) == 1 / 16 and tk.step_theorem1(2.0, proof=True) == 1 / 8
+    assert tk.step_theorem3(1.0, 2.0, 3.0) == 1 / 18
+    assert tk.omega_rand_k(10, 4) == 1.5 and tk.omega_bernoulli(0.5) == 1.0
+    assert tk.omega_dithering(16, 2) == 2.0
+    om = tk.omega_max_theorem4(1 / 16, mu=0.5, L=1.0, cal_L=1.0)
+    assert math.isclose(om, 0.25 * 0.25 / (1 / 8 + 32 + 0.5))
+    assert 1 < tk.capacity_ratio_max(1 / 16, mu=0.5, L=1.0, cal_L=1.0) < 1 + 1 / 128
+    g = tk.step_refresh_corrected(1.0, 2.0, 3.0)
+    assert tk.refresh_factor(tk.refresh_phase_length(g, 1.0), g, 1.0, 2.0, 3.0) <= 0.5
+
+
+def test_inputs_are_checked():
+    A = np.ones((4, 2))  # rank 1: mu = 0
+    with pytest.raises(ValueError, match="positive definite"):
+        tk.least_squares_constants(A, np.zeros(4))
+    with pytest.raises(ValueError, match="gamma"):
+        tk.neighborhood(0.1, tk.moments_from_values(0.1, 1.0, 1.0, 0.5), c=1.0, gamma=0.0)
+    with pytest.raises(ValueError, match="beta"):
+        tk.reduction_factor(0.5, 1.5, c=1.0, gamma=0.1)
+    with pytest.raises(ValueError, match="Cauchy-Schwarz"):
+        tk.moments_from_values(0.1, 1.0, 1.0, 5.0)
+    with pytest.raises(ValueError, match="k"):
+        tk.omega_rand_k(3, 4)
+    with pytest.raises(ValueError, match=r"\(34\)"):
+        m = tk.moments_from_values(0.1, 1.0, 1.0, 0.5, gap=100.0)
+        tk.reduction_bound(m, cal_L=1.0, L=1.0, c=1.0, gamma=0.1)
+    with pytest.raises(ValueError, match="scheme"):
+        nk.affine_chain(*_instance(0), np.zeros(3), 0.5, 0.1, scheme="svrg")
+    with pytest.raises(ValueError, match="spectral radius"):
+        A, b = _instance(0)
+        nk.stationary_moments(nk.affine_chain(A, b, np.zeros(3), 0.5, 10.0))
+
+
+# ------------------------------------------------------------------ engines
+
+
+@pytest.mark.parametrize("comp,param", [(None, None), ("rand_k", 3), ("bernoulli", 0.999)])
+def test_chain_kernel_equals_numpy_twin(comp, param):
+    A, b = _instance(5, d=3)
+    c = tk.least_squares_constants(A, b)
+    ch = nk.affine_chain(A, b, c.x_star + 0.3, 0.7, 1 / (8 * c.cal_L), compressor=comp, param=param)
+    kw = dict(compressor=comp, param=param, checkpoints=[0, 7, 50], seed=11)
+    r1 = nk.simulate_chains(ch, np.ones(3), 50, 300, backend="numba", **kw)
+    r2 = nk.simulate_chains(ch, np.ones(3), 50, 300, backend="numpy", **kw)
+    np.testing.assert_allclose(r1["y"], r2["y"], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(r1["dist_sq"], r2["dist_sq"], rtol=1e-12, atol=1e-14)
+
+
+def test_pl_kernel_equals_numpy_twin():
+    for unb in (False, True):
+        kw = dict(checkpoints=[0, 10, 200], unbiased=unb, seed=3)
+        r1 = nk.simulate_pl(2.0, 0.5, 0.6, 0.01, 2.0, 200, 500, backend="numba", **kw)
+        r2 = nk.simulate_pl(2.0, 0.5, 0.6, 0.01, 2.0, 200, 500, backend="numpy", **kw)
+        np.testing.assert_allclose(r1["f"], r2["f"], rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("scheme,comp,param", [("distill", None, None), ("unbiased", None, None),
+                                               ("distill", "bernoulli", 0.995), ("distill", "rand_k", 3)])
+def test_exact_engine_inside_monte_carlo_ci(scheme, comp, param):
+    A, b = _instance(6, d=3)
+    c = tk.least_squares_constants(A, b)
+    ch = nk.affine_chain(A, b, c.x_star + 0.5, 0.6, 1 / (4 * c.cal_L), scheme=scheme, compressor=comp, param=param)
+    x0 = c.x_star + 1.0
+    cps = [5, 40, 200]
+    sim = nk.simulate_chains(ch, x0, 200, 20000, compressor=comp, param=param, checkpoints=cps, seed=9)
+    exact = nk.moments_at(ch, x0, cps)["y_dist_sq"]
+    _, lo, hi = mean_ci(sim["dist_sq"], axis=1)
+    assert np.all(lo <= exact) and np.all(exact <= hi), (lo, exact, hi)
+
+
+def test_recursion_powers_and_stationary_agree():
+    A, b = _instance(7, d=3)
+    c = tk.least_squares_constants(A, b)
+    for comp, param in [(None, None), ("bernoulli", 0.999)]:
+        ch = nk.affine_chain(A, b, c.x_star + 0.2, 0.8, 1 / (4 * c.cal_L), compressor=comp, param=param)
+        x0 = np.arange(3.0)
+        tr = nk.moment_trajectory(ch, x0, 60)
+        at = nk.moments_at(ch, x0, [0, 13, 60, 10 ** 9])
+        for key in ("dist_sq", "gap", "y_dist_sq"):
+            np.testing.assert_allclose(tr[key][[0, 13, 60]], at[key][:3], rtol=1e-10)
+        st = nk.stationary_moments(ch)
+        assert abs(at["dist_sq"][-1] - st["dist_sq"]) <= 1e-9 * st["dist_sq"]
+
+
+def test_compressor_enumeration_and_sampling():
+    out = nk.rand_k_outcomes(5, 2)
+    assert len(out[0]) == 10 and math.isclose(out[0].sum(), 1.0)
+    idx, masks, scale = nk.draw_chain_randomness(4, 5, 30, 100, compressor="rand_k", param=2, seed=0)
+    assert np.all(masks.sum(axis=2) == 2) and scale == 2.5
+    x = np.array([0.3, -1.2, 0.0, 2.0])
+    probs, vals = nk.dithering_outcomes(x, 3)
+    assert math.isclose(probs.sum(), 1.0)
+    np.testing.assert_allclose(probs @ vals, x, atol=1e-14)
+
+
+def test_refresh_phases_match_monte_carlo():
+    A, b = _instance(8, n=8, d=2)
+    c = tk.least_squares_constants(A, b)
+    gamma, tau = 0.5 / c.cal_L, 20
+    exact = nk.refresh_phases(A, b, c.x_star + 1.0, gamma, tau, 2)
+    rng = np.random.default_rng(4)
+    C = 20000
+    x = np.tile(c.x_star + 1.0, (C, 1))
+    vals = []
+    for _m in range(2):
+        th = x.copy()
+        gth = (th - c.x_star) @ c.H
+        for _t in range(tau):
+            i = rng.integers(0, 8, size=C)
+            a = A[i]
+            x = x - gamma * (np.sum(a * (x - th), axis=1)[:, None] * a + gth)
+        e = x - c.x_star
+        vals.append(0.5 * np.einsum("ij,jk,ik->i", e, c.H, e))
+    for m in range(2):
+        _, lo, hi = mean_ci(vals[m])
+        assert lo <= exact[m + 1] <= hi
