@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from numerics.bench import BenchCase, benchmark
 from theory._checks import require, require_finite, require_in, require_positive
@@ -158,7 +158,8 @@ def _step(ch: AffineChain, m: np.ndarray, S: np.ndarray) -> tuple[np.ndarray, np
     SQ = S * ch.Q
     Bm = np.einsum("ijk,k->ij", ch.B, m)
     cross = Bm.T @ ch.v / n
-    S_new = np.einsum("ijk,kl,iml->jm", ch.B, SQ, ch.B) / n + cross + cross.T + ch.v.T @ ch.v / n
+    BS = ch.B @ SQ
+    S_new = np.einsum("ijk,imk->jm", BS, ch.B) / n + cross + cross.T + ch.v.T @ ch.v / n
     return m_new, 0.5 * (S_new + S_new.T)
 
 
@@ -231,34 +232,35 @@ def second_moment_radius(ch: AffineChain) -> float:
 # ----------------------------------------------------------------------------------------------
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def _chains_kernel(A, v, gamma, idx, masks, scale, y0, x_star, checkpoints, out_y, out_dist):
+    # time outer, chains inner (serial: on the shared 2-core machine threads cost more than they give): idx[t, :] and masks[t, :, :] are contiguous
     T, C = idx.shape
     d = A.shape[1]
     use_mask = masks.shape[0] > 0
-    for c in prange(C):
-        y = y0.copy()
-        z = np.empty(d)
-        k = 0
-        for t in range(T + 1):
-            if k < checkpoints.shape[0] and checkpoints[k] == t:
+    for c in range(C):
+        for j in range(d):
+            out_y[c, j] = y0[j]
+    k = 0
+    for t in range(T + 1):
+        if k < checkpoints.shape[0] and checkpoints[k] == t:
+            for c in range(C):
                 s = 0.0
                 for j in range(d):
-                    s += (y[j] - x_star[j]) ** 2
+                    s += (out_y[c, j] - x_star[j]) ** 2
                 out_dist[k, c] = s
-                k += 1
-            if t == T:
-                break
+            k += 1
+        if t == T:
+            break
+        for c in range(C):
             i = idx[t, c]
-            for j in range(d):
-                z[j] = y[j] * masks[t, c, j] * scale if use_mask else y[j]
             r = 0.0
             for j in range(d):
-                r += A[i, j] * z[j]
+                if use_mask:
+                    out_y[c, j] = out_y[c, j] * masks[t, c, j] * scale
+                r += A[i, j] * out_y[c, j]
             for j in range(d):
-                y[j] = z[j] - gamma * r * A[i, j] + v[i, j]
-        for j in range(d):
-            out_y[c, j] = y[j]
+                out_y[c, j] = out_y[c, j] - gamma * r * A[i, j] + v[i, j]
 
 
 def _chains_numpy(A, v, gamma, idx, masks, scale, y0, x_star, checkpoints, out_y, out_dist):
@@ -318,8 +320,10 @@ def simulate_chains(ch: AffineChain, x0: Any, T: int, chains: int, *, compressor
     gamma = ch.gamma
     out_y = np.empty((chains, d))
     out_dist = np.empty((cps.size, chains))
-    fn = _chains_kernel if backend == "numba" else _chains_numpy
-    fn(ch.A, ch.v, gamma, idx, masks, scale, x0, ch.x_star, cps, out_y, out_dist)
+    if backend == "numba":
+        _chains_kernel(ch.A, ch.v, gamma, idx, masks, scale, x0, ch.x_star, cps, out_y, out_dist)
+    else:
+        _chains_numpy(ch.A, ch.v, gamma, idx, masks, scale, x0, ch.x_star, cps, out_y, out_dist)
     if not np.all(np.isfinite(out_dist)):
         bad = int(np.argmax(~np.all(np.isfinite(out_dist), axis=1)))
         raise FloatingPointError(f"simulate_chains: chains diverged by checkpoint step {int(cps[bad])}")
@@ -331,11 +335,11 @@ def simulate_chains(ch: AffineChain, x0: Any, T: int, chains: int, *, compressor
 # ----------------------------------------------------------------------------------------------
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def _pl_kernel(x0, theta, lmbda, gamma, noise, signs, unbiased, checkpoints, out_f):
     T, C = signs.shape
     gth = 2.0 * theta + 3.0 * np.sin(2.0 * theta)
-    for c in prange(C):
+    for c in range(C):
         x = x0
         k = 0
         for t in range(T + 1):
@@ -432,14 +436,14 @@ def _bench_chains() -> list[BenchCase]:
     cases.append(BenchCase(f"compressed (rand-4 of 5) chains, {C} x {T}", T * C, "chain-steps",
                            lambda: simulate_chains(chk, x0, T, C, draws=drawk, backend="numba"),
                            lambda: simulate_chains(chk, x0, T, C, draws=drawk, backend="numpy")))
-    for d in (5, 10, 20, 40):
+    for d in (5, 10, 20, 30):
         Ad, bd = random_least_squares(4 * d, d, np.random.default_rng(d))
         cd = least_squares_constants(Ad, bd)
         chd = affine_chain(Ad, bd, cd.x_star + 0.1, 0.5, 0.5 / cd.cal_L)
         cases.append(BenchCase(f"exact stationary moments, d={d} (d^2 x d^2 solve)", 1, "solves",
                                lambda chd=chd: stationary_moments(chd)))
-        cases.append(BenchCase(f"exact moment recursion, d={d}, 100 steps", 100, "steps",
-                               lambda chd=chd, d=d: moment_trajectory(chd, np.zeros(d), 100)))
+        cases.append(BenchCase(f"exact moment recursion, d={d}, 20 steps", 20, "steps",
+                               lambda chd=chd, d=d: moment_trajectory(chd, np.zeros(d), 20)))
     return cases
 
 
