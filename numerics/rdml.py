@@ -1,4 +1,6 @@
-"""Distribution-pair generators and a batched Rényi divergence kernel for [rdml].
+r"""Simulators of [rdml]: distribution-pair generators, a batched Rényi divergence kernel, Algorithm 1.
+
+Two parts. Section 2 (the divergence, Eq. (3)):
 
 * :func:`random_pairs` -- Dirichlet pairs with a concentration drawn per pair
   (log-uniform), from nearly uniform to nearly one-hot distributions.
@@ -9,6 +11,27 @@
 * :func:`renyi_batch` -- ``D_alpha(P_i || Q_i)`` for many pairs times many orders:
   a Numba kernel (``prange`` over pairs, fixed-order sums) and its NumPy twin
   (:func:`theory.rdml.renyi_divergence`), equal to 1e-12 relative on the same inputs.
+
+Section 3 and Supplement C (Algorithm 1, SGD for a cohort of K students under Rényi
+mutual learning): :func:`simulate`. Each step t and each student k draws a data point d
+and a peer j != k (uniformly, pre-drawn in Python) and steps
+``theta_k <- theta_k - eta_t grad L_k(d, j, theta_k)`` with
+``L_k(d, j, .) = -log p_k(y_d | x_d) + D_alpha(P_j(x_d) || P_k(x_d))`` [rdml, Algorithm 1,
+Eqs. (1)-(2)]. Jacobi updates (every student uses the peers of step t, as the analysis
+assumes) by default, Gauss-Seidel (students updated in turn, later ones seeing the new
+parameters) as an option.
+
+Students: softmax regression (``theta = W``, M x d) or a one-hidden-layer tanh MLP
+(``W1, b1, W2, b2``), gradients written by hand. Every ``log_every`` steps the run records,
+per student, the full-data base loss, the divergence loss of Eq. (2), the squared norm of
+the full gradient of ``L_k`` (peers fixed), ``E_d ||grad L^base(d)||^2`` (Assumption 3),
+``E_{d,j} ||grad L_k(d, j)||^2`` (Lemma 1), ``Psi_k`` of Lemma C.3 (change of the divergence
+loss caused by the student's own step, peers held at step t) and the smallest class
+probability seen (the empirical tau). A run whose parameters or losses stop being
+finite raises ``FloatingPointError`` naming the step. The Numba kernel ``_run_kernel``
+fills preallocated arrays; ``_run_numpy`` is its NumPy twin on the same pre-drawn indices.
+Data: :func:`synthetic_softmax_data` (a softmax teacher) and :func:`digits_data`
+(sklearn's bundled 8x8 digits).
 """
 
 from __future__ import annotations
@@ -19,8 +42,17 @@ import numpy as np
 from numba import njit, prange
 
 from numerics.bench import BenchCase, benchmark
-from theory._checks import require, require_distribution
+from theory._checks import require, require_distribution, require_finite, require_in, require_positive
 from theory.rdml import _H_COEF, _PHI_COEF, _SERIES_CUT, renyi_divergence
+
+__all__ = [
+    "ALPHAS_EXTREME", "ADVERSARIAL_KINDS", "random_pairs", "adversarial_pairs", "renyi_batch",
+    "simulate", "n_params", "synthetic_softmax_data", "digits_data", "model_probs", "full_objective",
+]
+
+
+# --- Section 2: distribution pairs and the batched Rényi divergence kernel ---
+
 
 ALPHAS_EXTREME = np.array([0.0, 1e-12, 1e-6, 1e-3, 0.1, 0.5, 1 - 1e-8, 1.0, 1 + 1e-8, 1.5, 2.0, 10.0, 100.0,
                            1e4, 1e8, np.inf])
@@ -283,4 +315,666 @@ def _bench_renyi_batch() -> list[BenchCase]:
         cases.append(BenchCase(f"{n} pairs x {a.size} alphas, M=10", float(n * a.size), "divergences",
                                lambda p=p, q=q, a=a: renyi_batch(p, q, a, backend="numba"),
                                lambda p=p, q=q, a=a: renyi_batch(p, q, a, backend="numpy")))
+    return cases
+
+
+# --- Section 3 and Supplement C: Algorithm 1 (SGD for K students under RDML) ---
+
+
+MODELS = {"softmax": 0, "mlp": 1}
+
+
+def n_params(model: str, d: int, M: int, hidden: int = 8) -> int:
+    """Number of parameters of a student: ``M d`` (softmax regression) or ``h d + h + M h + M`` (MLP)."""
+    require_in_models(model)
+    return M * d if model == "softmax" else hidden * d + hidden + M * hidden + M
+
+
+def require_in_models(model: str) -> None:
+    require(model in MODELS, "model", model, f"be one of {tuple(MODELS)}", func="simulate")
+
+
+# --------------------------------------------------------------------------- jitted pieces
+
+
+@njit(cache=True)
+def _forward(mcode, th, x, M, h, hid, z):
+    d = x.shape[0]
+    if mcode == 0:
+        for m in range(M):
+            s = 0.0
+            for i in range(d):
+                s += th[m * d + i] * x[i]
+            z[m] = s
+    else:
+        o_b1 = h * d
+        o_w2 = o_b1 + h
+        o_b2 = o_w2 + M * h
+        for j in range(h):
+            s = th[o_b1 + j]
+            for i in range(d):
+                s += th[j * d + i] * x[i]
+            hid[j] = np.tanh(s)
+        for m in range(M):
+            s = th[o_b2 + m]
+            for j in range(h):
+                s += th[o_w2 + m * h + j] * hid[j]
+            z[m] = s
+
+
+@njit(cache=True)
+def _backward(mcode, th, x, M, h, hid, gz, scale, g):
+    """g += scale * (dz/dtheta)^T gz."""
+    d = x.shape[0]
+    if mcode == 0:
+        for m in range(M):
+            c = scale * gz[m]
+            for i in range(d):
+                g[m * d + i] += c * x[i]
+    else:
+        o_b1 = h * d
+        o_w2 = o_b1 + h
+        o_b2 = o_w2 + M * h
+        for m in range(M):
+            c = scale * gz[m]
+            g[o_b2 + m] += c
+            for j in range(h):
+                g[o_w2 + m * h + j] += c * hid[j]
+        for j in range(h):
+            s = 0.0
+            for m in range(M):
+                s += th[o_w2 + m * h + j] * gz[m]
+            c = scale * s * (1.0 - hid[j] * hid[j])
+            g[o_b1 + j] += c
+            for i in range(d):
+                g[j * d + i] += c * x[i]
+
+
+@njit(cache=True)
+def _logsoftmax(z, M, lp):
+    mx = z[0]
+    for m in range(1, M):
+        if z[m] > mx:
+            mx = z[m]
+    s = 0.0
+    for m in range(M):
+        s += np.exp(z[m] - mx)
+    ls = mx + np.log(s)
+    for m in range(M):
+        lp[m] = z[m] - ls
+
+
+@njit(cache=True)
+def _renyi_and_escort(lq, lp, alpha, M, w):
+    """D_alpha(q || p) from log-probabilities; fills w with the tilted law ∝ q^a p^(1-a)."""
+    mx = -np.inf
+    for m in range(M):
+        w[m] = alpha * lq[m] + (1.0 - alpha) * lp[m]
+        if w[m] > mx:
+            mx = w[m]
+    s = 0.0
+    for m in range(M):
+        w[m] = np.exp(w[m] - mx)
+        s += w[m]
+    for m in range(M):
+        w[m] /= s
+    if alpha == 1.0:
+        dv = 0.0
+        for m in range(M):
+            dv += np.exp(lq[m]) * (lq[m] - lp[m])
+        return dv
+    return (mx + np.log(s)) / (alpha - 1.0)
+
+
+@njit(cache=True)
+def _point_grad(mcode, thk, thj, x, yv, M, h, alpha, divw, hid, hidj, z, zj, lp, lq, w, gz, g, scale):
+    """g += scale * grad of [-log p_k(y|x) + divw * D_alpha(P_j || P_k)]; returns (base, div, min p_k)."""
+    _forward(mcode, thj, x, M, h, hidj, zj)
+    _logsoftmax(zj, M, lq)
+    _forward(mcode, thk, x, M, h, hid, z)
+    _logsoftmax(z, M, lp)
+    dv = _renyi_and_escort(lq, lp, alpha, M, w)
+    mn = 1.0
+    for m in range(M):
+        pm = np.exp(lp[m])
+        if pm < mn:
+            mn = pm
+        gz[m] = pm + divw * (pm - w[m])
+    gz[yv] -= 1.0
+    _backward(mcode, thk, x, M, h, hid, gz, scale, g)
+    return -lp[yv], dv, mn
+
+
+@njit(cache=True)
+def _full_eval(mcode, th, k, X, y, M, h, alpha, divw, hid, hidj, z, zj, lp, lq, w, gz, g, gb, gp, stats):
+    """Full-data quantities of student k with the peers th[j] fixed; g receives the full gradient of L_k.
+
+    stats = [base loss, div loss, -, E_d ||grad base(d)||^2, E_{d,j} ||grad L_k(d,j)||^2, min p].
+    """
+    N = X.shape[0]
+    K = th.shape[0]
+    P = th.shape[1]
+    for i in range(P):
+        g[i] = 0.0
+    base = 0.0
+    div = 0.0
+    bsq = 0.0
+    ssq = 0.0
+    mn = 1.0
+    for n in range(N):
+        x = X[n]
+        _forward(mcode, th[k], x, M, h, hid, z)
+        _logsoftmax(z, M, lp)
+        base += -lp[y[n]]
+        for m in range(M):
+            pm = np.exp(lp[m])
+            if pm < mn:
+                mn = pm
+            gz[m] = pm
+        gz[y[n]] -= 1.0
+        for i in range(P):
+            gb[i] = 0.0
+        _backward(mcode, th[k], x, M, h, hid, gz, 1.0, gb)
+        s = 0.0
+        for i in range(P):
+            s += gb[i] * gb[i]
+            g[i] += gb[i] / N
+        bsq += s / N
+        for j in range(K):
+            if j == k:
+                continue
+            for i in range(P):
+                gp[i] = 0.0
+            b, dv, mnp = _point_grad(mcode, th[k], th[j], x, y[n], M, h, alpha, divw, hid, hidj, z, zj, lp, lq,
+                                     w, gz, gp, 1.0)
+            div += dv / (N * (K - 1))
+            s = 0.0
+            for i in range(P):
+                s += gp[i] * gp[i]
+                g[i] += (gp[i] - gb[i]) / (N * (K - 1))
+            ssq += s / (N * (K - 1))
+    stats[0] = base / N
+    stats[1] = div
+    stats[3] = bsq
+    stats[4] = ssq
+    stats[5] = mn
+
+
+@njit(cache=True)
+def _div_loss(mcode, thk, th, k, X, M, h, alpha, hid, hidj, z, zj, lp, lq, w):
+    N = X.shape[0]
+    K = th.shape[0]
+    div = 0.0
+    for n in range(N):
+        _forward(mcode, thk, X[n], M, h, hid, z)
+        _logsoftmax(z, M, lp)
+        for j in range(K):
+            if j == k:
+                continue
+            _forward(mcode, th[j], X[n], M, h, hidj, zj)
+            _logsoftmax(zj, M, lq)
+            div += _renyi_and_escort(lq, lp, alpha, M, w) / (N * (K - 1))
+    return div
+
+
+@njit(cache=True)
+def _log_all(mcode, th, X, y, M, h, alpha, divw, bufs, g, gb, gp, stats, row, base_o, div_o, gsq_o, bsq_o,
+             ssq_o, minp_o):
+    hid, hidj, z, zj, lp, lq, w, gz = bufs
+    K = th.shape[0]
+    P = th.shape[1]
+    mn = 1.0
+    for k in range(K):
+        _full_eval(mcode, th, k, X, y, M, h, alpha, divw, hid, hidj, z, zj, lp, lq, w, gz, g, gb, gp, stats)
+        s = 0.0
+        for i in range(P):
+            s += g[i] * g[i]
+        base_o[row, k] = stats[0]
+        div_o[row, k] = stats[1]
+        gsq_o[row, k] = s
+        bsq_o[row, k] = stats[3]
+        ssq_o[row, k] = stats[4]
+        if stats[5] < mn:
+            mn = stats[5]
+    minp_o[row] = mn
+
+
+@njit(cache=True)
+def _run_kernel(mcode, X, y, M, h, th, alpha, divw, etas, didx, pidx, jacobi, log_every, Xe, ye,
+                base_o, div_o, gsq_o, bsq_o, ssq_o, psi_o, minp_o, tl_o, ta_o, minp_seen):
+    """Run Algorithm 1 in place on th (K, P); returns -1 or the step at which the run diverged."""
+    T, K = didx.shape
+    P = th.shape[1]
+    hid = np.empty(max(h, 1))
+    hidj = np.empty(max(h, 1))
+    z = np.empty(M)
+    zj = np.empty(M)
+    lp = np.empty(M)
+    lq = np.empty(M)
+    w = np.empty(M)
+    gz = np.empty(M)
+    bufs = (hid, hidj, z, zj, lp, lq, w, gz)
+    g = np.empty(P)
+    gbase = np.empty(P)
+    gp = np.empty(P)
+    stats = np.zeros(6)
+    grads = np.empty((K, P))
+    snap = th.copy()
+    row = 0
+    mn_seen = 1.0
+    for t in range(T + 1):
+        logged = (t % log_every == 0) or (t == T)
+        if logged:
+            _log_all(mcode, th, X, y, M, h, alpha, divw, bufs, g, gbase, gp, stats, row, base_o, div_o, gsq_o,
+                     bsq_o, ssq_o, minp_o)
+            for k in range(K):
+                if not (np.isfinite(base_o[row, k]) and np.isfinite(div_o[row, k]) and np.isfinite(gsq_o[row, k])):
+                    return t
+            if Xe.shape[0] > 0:
+                for k in range(K):
+                    ls = 0.0
+                    acc = 0.0
+                    for n in range(Xe.shape[0]):
+                        _forward(mcode, th[k], Xe[n], M, h, hid, z)
+                        _logsoftmax(z, M, lp)
+                        ls += -lp[ye[n]]
+                        best = 0
+                        for m in range(1, M):
+                            if lp[m] > lp[best]:
+                                best = m
+                        if best == ye[n]:
+                            acc += 1.0
+                    tl_o[row, k] = ls / Xe.shape[0]
+                    ta_o[row, k] = acc / Xe.shape[0]
+        if t == T:
+            break
+        for k in range(K):
+            for i in range(P):
+                snap[k, i] = th[k, i]
+        eta = etas[t]
+        for k in range(K):
+            j = pidx[t, k]
+            if j >= k:
+                j += 1
+            for i in range(P):
+                grads[k, i] = 0.0
+            if jacobi:
+                b, dv, mn = _point_grad(mcode, snap[k], snap[j], X[didx[t, k]], y[didx[t, k]], M, h, alpha, divw,
+                                        hid, hidj, z, zj, lp, lq, w, gz, grads[k], 1.0)
+            else:
+                b, dv, mn = _point_grad(mcode, th[k], th[j], X[didx[t, k]], y[didx[t, k]], M, h, alpha, divw,
+                                        hid, hidj, z, zj, lp, lq, w, gz, grads[k], 1.0)
+                for i in range(P):
+                    th[k, i] -= eta * grads[k, i]
+            if mn < mn_seen:
+                mn_seen = mn
+        if jacobi:
+            for k in range(K):
+                for i in range(P):
+                    th[k, i] -= eta * grads[k, i]
+        for k in range(K):
+            for i in range(P):
+                if not np.isfinite(th[k, i]) or abs(th[k, i]) > 1e100:
+                    return t
+        if logged:
+            for k in range(K):
+                after = _div_loss(mcode, th[k], snap, k, X, M, h, alpha, hid, hidj, z, zj, lp, lq, w)
+                psi_o[row, k] = div_o[row, k] - after
+            row += 1
+    minp_seen[0] = mn_seen
+    return -1
+
+
+# --------------------------------------------------------------------------- NumPy twin
+
+
+def _np_forward(mcode, th, X, M, h):
+    """Logits (n, M) and hidden activations of one student for rows X (n, d)."""
+    d = X.shape[1]
+    if mcode == 0:
+        return X @ th[: M * d].reshape(M, d).T, None
+    W1 = th[: h * d].reshape(h, d)
+    b1 = th[h * d: h * d + h]
+    W2 = th[h * d + h: h * d + h + M * h].reshape(M, h)
+    b2 = th[h * d + h + M * h:]
+    hid = np.tanh(X @ W1.T + b1)
+    return hid @ W2.T + b2, hid
+
+
+def _np_backward(mcode, th, X, M, h, hid, gz):
+    """Per-row parameter gradients (n, P) of gz . z."""
+    n, d = X.shape
+    if mcode == 0:
+        return (gz[:, :, None] * X[:, None, :]).reshape(n, M * d)
+    W2 = th[h * d + h: h * d + h + M * h].reshape(M, h)
+    gW2 = gz[:, :, None] * hid[:, None, :]
+    gh = (gz @ W2) * (1.0 - hid * hid)
+    gW1 = gh[:, :, None] * X[:, None, :]
+    return np.concatenate([gW1.reshape(n, h * d), gh, gW2.reshape(n, M * h), gz], axis=1)
+
+
+def _np_logsoftmax(z):
+    mx = z.max(axis=-1, keepdims=True)
+    return z - (mx + np.log(np.exp(z - mx).sum(axis=-1, keepdims=True)))
+
+
+def _np_renyi_escort(lq, lp, alpha):
+    a = alpha * lq + (1.0 - alpha) * lp
+    mx = a.max(axis=-1, keepdims=True)
+    e = np.exp(a - mx)
+    s = e.sum(axis=-1, keepdims=True)
+    w = e / s
+    if alpha == 1.0:
+        dv = (np.exp(lq) * (lq - lp)).sum(axis=-1)
+    else:
+        dv = (mx[..., 0] + np.log(s[..., 0])) / (alpha - 1.0)
+    return dv, w
+
+
+def _np_eval(mcode, th, X, y, M, h, alpha, divw):
+    """Full-data per-student stats as in _log_all (NumPy)."""
+    K, P = th.shape
+    N = X.shape[0]
+    out = np.zeros((K, 6))
+    lps = []
+    hids = []
+    for k in range(K):
+        z, hid = _np_forward(mcode, th[k], X, M, h)
+        lps.append(_np_logsoftmax(z))
+        hids.append(hid)
+    onehot = np.eye(M)[y]
+    for k in range(K):
+        lp = lps[k]
+        p = np.exp(lp)
+        gb = _np_backward(mcode, th[k], X, M, h, hids[k], p - onehot)
+        gfull = gb.mean(axis=0)
+        bsq = (gb * gb).sum(axis=1).mean()
+        div = 0.0
+        ssq = 0.0
+        for j in range(K):
+            if j == k:
+                continue
+            dv, w = _np_renyi_escort(lps[j], lp, alpha)
+            div += dv.sum() / (N * (K - 1))
+            gj = _np_backward(mcode, th[k], X, M, h, hids[k], p - onehot + divw * (p - w))
+            ssq += (gj * gj).sum(axis=1).sum() / (N * (K - 1))
+            gfull = gfull + (gj - gb).sum(axis=0) / (N * (K - 1))
+        out[k] = [-lp[np.arange(N), y].mean(), div, gfull @ gfull, bsq, ssq, p.min()]
+    return out
+
+
+def _np_div_loss(mcode, thk, th, k, X, M, h, alpha):
+    K = th.shape[0]
+    lp = _np_logsoftmax(_np_forward(mcode, thk, X, M, h)[0])
+    div = 0.0
+    for j in range(K):
+        if j != k:
+            lq = _np_logsoftmax(_np_forward(mcode, th[j], X, M, h)[0])
+            div += _np_renyi_escort(lq, lp, alpha)[0].sum() / (X.shape[0] * (K - 1))
+    return div
+
+
+def _run_numpy(mcode, X, y, M, h, th, alpha, divw, etas, didx, pidx, jacobi, log_every, Xe, ye,
+               base_o, div_o, gsq_o, bsq_o, ssq_o, psi_o, minp_o, tl_o, ta_o, minp_seen):
+    T, K = didx.shape
+    row = 0
+    mn_seen = 1.0
+    for t in range(T + 1):
+        logged = (t % log_every == 0) or (t == T)
+        if logged:
+            st = _np_eval(mcode, th, X, y, M, h, alpha, divw)
+            base_o[row], div_o[row], gsq_o[row], bsq_o[row], ssq_o[row] = st[:, 0], st[:, 1], st[:, 2], st[:, 3], st[:, 4]
+            minp_o[row] = st[:, 5].min()
+            if not np.all(np.isfinite(st[:, :3])):
+                return t
+            if Xe.shape[0] > 0:
+                for k in range(K):
+                    lp = _np_logsoftmax(_np_forward(mcode, th[k], Xe, M, h)[0])
+                    tl_o[row, k] = -lp[np.arange(Xe.shape[0]), ye].mean()
+                    ta_o[row, k] = np.mean(lp.argmax(axis=1) == ye)
+        if t == T:
+            break
+        snap = th.copy()
+        eta = etas[t]
+        pend = [None] * K
+        for k in range(K):
+            j = pidx[t, k] + (1 if pidx[t, k] >= k else 0)
+            src = snap if jacobi else th
+            x = X[didx[t, k]][None, :]
+            yy = y[didx[t, k]]
+            zk, hk = _np_forward(mcode, src[k], x, M, h)
+            zj, _ = _np_forward(mcode, src[j], x, M, h)
+            lp, lq = _np_logsoftmax(zk), _np_logsoftmax(zj)
+            _, w = _np_renyi_escort(lq, lp, alpha)
+            p = np.exp(lp)
+            mn_seen = min(mn_seen, p.min())
+            gz = p + divw * (p - w)
+            gz[0, yy] -= 1.0
+            gk = _np_backward(mcode, src[k], x, M, h, hk, gz)[0]
+            if jacobi:
+                pend[k] = gk
+            else:
+                th[k] = th[k] - eta * gk
+        if jacobi:
+            for k in range(K):
+                th[k] = th[k] - eta * pend[k]
+        if not (np.all(np.isfinite(th)) and np.all(np.abs(th) <= 1e100)):
+            return t
+        if logged:
+            for k in range(K):
+                psi_o[row, k] = div_o[row, k] - _np_div_loss(mcode, th[k], snap, k, X, M, h, alpha)
+            row += 1
+    minp_seen[0] = mn_seen
+    return -1
+
+
+# --------------------------------------------------------------------------- public wrapper
+
+
+def simulate(X, y, *, K: int = 2, alpha: float = 1.0, eta=0.1, T: int = 1000, model: str = "softmax",
+             hidden: int = 8, update: str = "jacobi", log_every: int = 10, init=None, init_scale: float = 0.1,
+             seed: int = 0, divergence_weight: float = 1.0, X_eval=None, y_eval=None,
+             shared_draws: bool = False, backend: str = "numba") -> dict:
+    r"""Run Algorithm 1 of [rdml] for K students; returns the logged traces.
+
+    Parameters
+    ----------
+    X, y : arrays (N, d) and (N,) with labels in ``0..M-1`` (``M = y.max() + 1`` unless
+        every class appears; pass one example of each class at least).
+    K : number of students (>= 2). alpha : Rényi order in [0, inf) (1 is KL, vanilla DML).
+    eta : constant step or array of T steps (Theorem 2 uses ``eta / sqrt(T)``).
+    model : ``"softmax"`` (``theta = W``, M x d) or ``"mlp"`` (tanh hidden layer of ``hidden`` units).
+    update : ``"jacobi"`` (peers of step t, as in the analysis) or ``"gauss-seidel"``.
+    log_every : record every that many steps (and at the end).
+    init : (K, P) initial parameters, or None for N(0, init_scale^2) entries.
+    divergence_weight : 1 for RDML, 0 for independent students (same draws).
+    X_eval, y_eval : optional test set (test loss and accuracy are then logged).
+    shared_draws : every student uses the data point drawn for student 0 (with equal ``init`` and
+        K = 2 the students then stay equal, the divergence stays 0 and every Psi <= 0).
+    backend : ``"numba"`` (compiled kernel) or ``"numpy"`` (the twin).
+
+    Returns a dict with ``steps`` (logged step indices), arrays (n_log, K) ``base``, ``div``,
+    ``grad_sq`` (||grad L_k||^2, full data, peers fixed), ``base_sq_mean`` (E_d||grad L^base(d)||^2),
+    ``sgd_sq_mean`` (E_{d,j}||grad L_k(d,j)||^2), ``psi`` (Psi_k of Lemma C.3 for the step taken at
+    that log point; 0 at the final row), ``test_loss``, ``test_acc``; ``min_prob`` (n_log,) and
+    ``min_prob_seen`` (over every sampled point), ``theta`` (final), ``etas``.
+    """
+    X = require_finite(X, "X", func="simulate")
+    require(X.ndim == 2 and X.shape[0] >= 1, "X", X.shape, "be a 2-d array with at least one row")
+    y = np.asarray(y)
+    require(y.shape == (X.shape[0],) and np.issubdtype(y.dtype, np.integer) and y.min() >= 0, "y", y.shape,
+            "hold one non-negative integer label per row of X")
+    M = int(y.max()) + 1
+    if y_eval is not None:
+        M = max(M, int(np.max(y_eval)) + 1)
+    require(M >= 2, "y", M, "contain at least 2 classes")
+    require(isinstance(K, (int, np.integer)) and K >= 2, "K", K, "be an integer >= 2")
+    require(np.isfinite(alpha) and alpha >= 0, "alpha", alpha, "lie in [0, inf)")
+    require(isinstance(T, (int, np.integer)) and T >= 1, "T", T, "be an integer >= 1")
+    require_in_models(model)
+    require(isinstance(hidden, (int, np.integer)) and hidden >= 1, "hidden", hidden, "be an integer >= 1")
+    require(update in ("jacobi", "gauss-seidel"), "update", update, "be 'jacobi' or 'gauss-seidel'")
+    require(isinstance(log_every, (int, np.integer)) and log_every >= 1, "log_every", log_every, "be an integer >= 1")
+    require(backend in ("numba", "numpy"), "backend", backend, "be 'numba' or 'numpy'")
+    require_in(divergence_weight, "divergence_weight", 0.0, np.inf, closed="left")
+    etas = np.broadcast_to(require_finite(eta, "eta", func="simulate"), (T,)).astype(float).copy()
+    require(bool(np.all(etas > 0)), "eta", eta, "be > 0 (a scalar or T positive steps)")
+    N, d = X.shape
+    h = int(hidden) if model == "mlp" else 0
+    P = n_params(model, d, M, max(h, 1))
+    rng = np.random.default_rng(seed)
+    if init is None:
+        th = rng.normal(scale=init_scale, size=(K, P))
+    else:
+        th = require_finite(init, "init", func="simulate").copy()
+        require(th.shape == (K, P), "init", th.shape, f"have shape (K, P) = ({K}, {P})")
+    didx = rng.integers(0, N, size=(T, K))
+    if shared_draws:
+        didx[:, 1:] = didx[:, :1]
+    pidx = rng.integers(0, K - 1, size=(T, K))
+    if X_eval is None:
+        Xe, ye = np.zeros((0, d)), np.zeros(0, dtype=np.int64)
+    else:
+        Xe = require_finite(X_eval, "X_eval", func="simulate")
+        ye = np.asarray(y_eval, dtype=np.int64)
+        require(Xe.ndim == 2 and Xe.shape[1] == d and ye.shape == (Xe.shape[0],), "X_eval", Xe.shape,
+                f"have {d} columns and one label per row")
+    n_log = (T - 1) // log_every + 2
+    base, div, gsq, bsq, ssq, psi = (np.zeros((n_log, K)) for _ in range(6))
+    tl, ta = np.full((n_log, K), np.nan), np.full((n_log, K), np.nan)
+    minp = np.zeros(n_log)
+    seen = np.ones(1)
+    args = (MODELS[model], np.ascontiguousarray(X), y.astype(np.int64), M, h, th, float(alpha),
+            float(divergence_weight), etas, didx.astype(np.int64), pidx.astype(np.int64), update == "jacobi",
+            int(log_every), np.ascontiguousarray(Xe), ye, base, div, gsq, bsq, ssq, psi, minp, tl, ta, seen)
+    status = (_run_kernel if backend == "numba" else _run_numpy)(*args)
+    if status >= 0:
+        raise FloatingPointError(f"simulate: the run diverged at step {status} (non-finite or |theta| > 1e100); "
+                                 f"lower eta (eta_0 = {etas[0]:.3g})")
+    steps = np.minimum(np.arange(n_log) * log_every, T)
+    out = {"steps": steps, "base": base, "div": div, "grad_sq": gsq, "base_sq_mean": bsq, "sgd_sq_mean": ssq,
+           "psi": psi, "min_prob": minp, "min_prob_seen": float(min(seen[0], minp.min())), "theta": th,
+           "etas": etas, "M": M, "P": P}
+    if X_eval is not None:
+        out["test_loss"], out["test_acc"] = tl, ta
+    return out
+
+
+# --------------------------------------------------------------------------- data and helpers
+
+
+def synthetic_softmax_data(N: int, d: int, M: int, *, seed: int = 0, teacher_scale: float = 1.0,
+                           radius: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Seeded data from a softmax teacher: x ~ N(0, I) with last coordinate 1, y ~ softmax(W* x).
+
+    With ``radius`` each x is rescaled to that Euclidean norm (so ``||x|| <= R`` exactly).
+    Returns ``(X, y, W_star)``.
+    """
+    require(isinstance(N, (int, np.integer)) and N >= M, "N", N, f"be an integer >= M = {M}",
+            func="synthetic_softmax_data")
+    require(isinstance(d, (int, np.integer)) and d >= 2, "d", d, "be an integer >= 2", func="synthetic_softmax_data")
+    require(isinstance(M, (int, np.integer)) and M >= 2, "M", M, "be an integer >= 2", func="synthetic_softmax_data")
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(N, d))
+    X[:, -1] = 1.0
+    if radius is not None:
+        radius = require_positive(radius, "radius", func="synthetic_softmax_data")
+        X *= radius / np.linalg.norm(X, axis=1, keepdims=True)
+    W = rng.normal(scale=teacher_scale, size=(M, d))
+    z = X @ W.T
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    y = (rng.random(N)[:, None] > np.cumsum(p, axis=1)).sum(axis=1)
+    y[:M] = np.arange(M)  # every class present
+    return X, y.astype(np.int64), W
+
+
+def digits_data(*, n_train: int = 300, n_test: int = 500, label_noise: float = 0.0, n_features: int | None = None,
+                seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """sklearn's bundled 8x8 digits (no download), pixels / 16 plus a bias column; a seeded train/test split.
+
+    ``label_noise`` replaces that fraction of training labels by uniform random labels;
+    ``n_features`` keeps the leading principal components (fit on the training part).
+    """
+    from sklearn.datasets import load_digits
+
+    require_in(label_noise, "label_noise", 0.0, 1.0, func="digits_data")
+    Xa, ya = load_digits(return_X_y=True)
+    rng = np.random.default_rng(seed)
+    idx = rng.permutation(len(ya))
+    require(n_train + n_test <= len(ya), "n_train", n_train, f"plus n_test be <= {len(ya)}", func="digits_data")
+    tr, te = idx[:n_train], idx[n_train:n_train + n_test]
+    X = Xa / 16.0
+    Xtr, Xte = X[tr], X[te]
+    if n_features is not None:
+        mu = Xtr.mean(axis=0)
+        _, _, Vt = np.linalg.svd(Xtr - mu, full_matrices=False)
+        Vt = Vt[:n_features]
+        Xtr, Xte = (Xtr - mu) @ Vt.T, (Xte - mu) @ Vt.T
+        sc = np.sqrt((Xtr ** 2).sum(axis=1).mean())
+        Xtr, Xte = Xtr / sc, Xte / sc
+    Xtr = np.column_stack([Xtr, np.ones(len(tr))])
+    Xte = np.column_stack([Xte, np.ones(len(te))])
+    ytr = ya[tr].astype(np.int64).copy()
+    if label_noise > 0:
+        flip = rng.random(n_train) < label_noise
+        ytr[flip] = rng.integers(0, 10, size=int(flip.sum()))
+    return Xtr, ytr, Xte, ya[te].astype(np.int64)
+
+
+def model_probs(theta, X, M: int, *, model: str = "softmax", hidden: int = 8) -> np.ndarray:
+    """Class probabilities (n, M) of one student with parameters ``theta`` on rows ``X``."""
+    require_in_models(model)
+    th = require_finite(theta, "theta", func="model_probs")
+    X = require_finite(X, "X", func="model_probs")
+    z, _ = _np_forward(MODELS[model], th, X, M, hidden)
+    return np.exp(_np_logsoftmax(z))
+
+
+def full_objective(thetas, k: int, X, y, alpha: float, *, model: str = "softmax", hidden: int = 8,
+                   M: int | None = None) -> dict:
+    """Full-data base loss, divergence loss [rdml, Eqs. (1)-(2)] and gradient of L_k (peers fixed), NumPy."""
+    require_in_models(model)
+    th = require_finite(thetas, "thetas", func="full_objective")
+    X = require_finite(X, "X", func="full_objective")
+    y = np.asarray(y, dtype=np.int64)
+    M = int(y.max()) + 1 if M is None else M
+    mcode = MODELS[model]
+    K = th.shape[0]
+    lps, hids = [], []
+    for j in range(K):
+        z, hid = _np_forward(mcode, th[j], X, M, hidden)
+        lps.append(_np_logsoftmax(z))
+        hids.append(hid)
+    lp = lps[k]
+    p = np.exp(lp)
+    onehot = np.eye(M)[y]
+    N = X.shape[0]
+    gz = p - onehot
+    div = 0.0
+    for j in range(K):
+        if j != k:
+            dv, w = _np_renyi_escort(lps[j], lp, alpha)
+            div += dv.sum() / (N * (K - 1))
+            gz = gz + (p - w) / (K - 1)
+    grad = _np_backward(mcode, th[k], X, M, hidden, hids[k], gz).mean(axis=0)
+    return {"base": float(-lp[np.arange(N), y].mean()), "div": float(div), "grad": grad}
+
+
+# --------------------------------------------------------------------------- benchmark
+
+
+@benchmark("rdml.algorithm1")
+def _bench() -> list[BenchCase]:
+    cases = []
+    X, y, _ = synthetic_softmax_data(300, 6, 3, seed=0)
+    for K, T in ((2, 4000), (4, 2000)):
+        kw = dict(K=K, alpha=1.5, eta=0.05, T=T, log_every=T, seed=1)
+        cases.append(BenchCase(f"softmax K={K} N=300 d=6 M=3 T={T}", T, "steps",
+                               lambda kw=kw: simulate(X, y, backend="numba", **kw),
+                               lambda kw=kw: simulate(X, y, backend="numpy", **kw)))
+    kw = dict(K=2, alpha=1.5, eta=0.05, T=2000, log_every=2000, seed=1, model="mlp", hidden=16)
+    cases.append(BenchCase("mlp(16) K=2 N=300 d=6 M=3 T=2000", 2000, "steps",
+                           lambda: simulate(X, y, backend="numba", **kw),
+                           lambda: simulate(X, y, backend="numpy", **kw)))
     return cases
