@@ -1141,7 +1141,7 @@ def _spec(Hm):
 
 def _search(fam: _Family, n_extra: int, f, rng, *, n_random: int, rounds: int, maxiter: int):
     """Worst value of f(thetas (B, P), V (B, n_extra)) -> (B,): a random batch, then ``rounds`` of vectorised
-    perturbation hill-climbing from the 16 worst instances (shrinking steps), then maximize
+    perturbation hill-climbing from the 16 worst instances (shrinking steps), then evidence.maximize
     (Nelder-Mead) from the worst instance found."""
     P = fam.P
     th0 = fam.sample(n_random)
@@ -1301,7 +1301,7 @@ def lemma_c1(run: Run) -> Outcome:
     Setting: five Assumption-1 families (softmax regression, affine-in-theta on a box, mixture with the
     uniform law, two-class sinusoid on R^P, tempered softmax of a sine feature map) with exact or
     certified (L, H, tau); peer laws in {q >= tau}; alpha in {0.1, 0.5, 0.9, 1, 2, 20} (quick); random
-    batches plus Nelder-Mead refinement (maximize) over (theta, peer logits). Since the
+    batches plus Nelder-Mead refinement (evidence.maximize) over (theta, peer logits). Since the
     best Lipschitz constant on a convex domain is the sup of ||grad D||, the ratio ||grad D|| / phi is
     searched; the counterexample also reports the difference quotient |D(0) - D(h)| / h of the
     affine model.
@@ -1329,7 +1329,7 @@ def lemma_c1_corrected(run: Run) -> Outcome:
     constant valid for every Assumption-1 model is ``phi_sharp_two_class`` (-> L/tau as alpha -> inf), so
     L/tau cannot be lowered uniformly in alpha.
 
-    Setting: the families and search of rdml.lemmaC1 (random + maximize over theta and peer law),
+    Setting: the families and search of rdml.lemmaC1 (random + evidence.maximize over theta and peer law),
     alpha grid including alpha < 1, alpha = 1 and alpha = 20.
 
     Check: worst ratio ||grad D|| / (L/tau) <= 1 + 1e-9; the worst ratio is the tightness (reported per
@@ -1448,7 +1448,7 @@ def lemma_c2(run: Run) -> Outcome:
     second-order term is only bounded by ``(alpha L^2/tau + H)/tau``.
 
     Setting: the five families of rdml.lemmaC1 (exact Hessians of p), peer laws in {q >= tau}, alpha grid
-    with alpha < 1, = 1, large; random + maximize over (theta, peer logits); the smoothness constant
+    with alpha < 1, = 1, large; random + evidence.maximize over (theta, peer logits); the smoothness constant
     of a twice differentiable function on a convex set is the sup of the spectral norm of its Hessian.
 
     Check: worst ratio ||Hessian||_2 / L-hat_printed <= 1 + 1e-9 (expected erratum; already softmax
