@@ -262,7 +262,10 @@ def _renyi_batch_kernel(w, q, alphas, eps, phic, hc, cut, out):
                 else:
                     v = max(-math.log1p(-off) if off < 0.5 else -math.log(on), 0.0)
             elif math.isinf(a):
-                v = math.inf if missing else max(mx, 0.0)
+                # D_inf >= D_0 = -log Q(supp P) holds exactly; the max keeps it when rounding of q
+                # has hidden a tiny mass of Q outside supp P from the ratio max_i p_i / q_i
+                d0 = -math.log1p(-off) if off < 0.5 else (-math.log(on) if on > 0.0 else math.inf)
+                v = math.inf if missing else max(mx, d0, 0.0)
             elif a < 0.5:
                 v = a / (1.0 - a) * _general(qi, wi, lq, db, ellb, -a, missing_b, any_overlap, phic, hc, cut)
                 if math.isinf(v) and any_overlap:  # subnormal alpha: direct log-sum-exp

@@ -100,8 +100,10 @@ def test_nondecreasing_in_order(pq):
     p, q = pq
     grid = np.array([0.0, 1e-9, 0.1, 0.5, 0.9, 1.0, 1.1, 2.0, 10.0, 1e3, 1e6, math.inf])
     d = T.renyi_divergence(p, q, grid)
+    # the inputs themselves are exact only to an ulp of 1, which moves log(p_i/q_i) by ~1e-16
+    # absolute: allow that floor besides the relative 1e-12
     for lo, hi in zip(d[:-1], d[1:]):
-        assert hi >= lo * (1 - 1e-12)
+        assert hi >= lo * (1 - 1e-12) - 1e-15
 
 
 def test_vectorised_over_batches_and_orders():

@@ -212,18 +212,18 @@ def _renyi_rows(w: np.ndarray, q: np.ndarray, a: np.ndarray, eps: np.ndarray | N
         lw = np.where(sp, np.log(np.where(sp, w, 1.0)), -np.inf)
 
     # alpha = 0: -log Q(supp P)
+    off = np.where(sp, 0.0, q).sum(axis=-1)   # Q outside supp P
+    on = np.where(sp, q, 0.0).sum(axis=-1)    # Q on supp P
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d0 = np.where(on <= 0, np.inf, np.maximum(np.where(off < 0.5, -np.log1p(-off), -np.log(on)), 0.0))
     i0 = a == 0
-    if np.any(i0):
-        off = np.where(sp[i0], 0.0, q[i0]).sum(axis=-1)   # Q outside supp P
-        on = np.where(sp[i0], q[i0], 0.0).sum(axis=-1)    # Q on supp P
-        with np.errstate(divide="ignore", invalid="ignore"):
-            d0 = np.where(off < 0.5, -np.log1p(-off), -np.log(on))
-        out[i0] = np.where(on <= 0, np.inf, np.maximum(d0, 0.0))
-    # alpha = inf: log max likelihood ratio
+    out[i0] = d0[i0]
+    # alpha = inf: log max likelihood ratio; D_inf >= D_0 holds exactly, and the max keeps it
+    # when rounding of q has hidden a tiny mass of Q outside supp P from the ratio
     iinf = np.isinf(a)
     if np.any(iinf):
         mx = np.where(overlap[iinf], ell[iinf], -np.inf).max(axis=-1)
-        out[iinf] = np.where(missing[iinf], np.inf, np.maximum(mx, 0.0))
+        out[iinf] = np.where(missing[iinf], np.inf, np.maximum(np.maximum(mx, d0[iinf]), 0.0))
     # alpha in (0, 1/2): skew symmetry (1 - a) D_a(P||Q) = a D_{1-a}(Q||P), accurate as a -> 0
     ismall = (a > 0) & (a < 0.5)
     if np.any(ismall):
