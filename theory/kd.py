@@ -106,6 +106,7 @@ class TeacherMoments:
     cross: float
     gap: float
     diff_sq: float
+    cross_diff: float | None = None   # E<grad f_xi(x*), grad f_xi(theta) - grad f_xi(x*)>, computed directly
 
 
 def teacher_moments(A: Any, b: Any, theta: Any, consts: LeastSquaresConstants | None = None) -> TeacherMoments:
@@ -120,7 +121,8 @@ def teacher_moments(A: Any, b: Any, theta: Any, consts: LeastSquaresConstants | 
     g = c.H @ (theta - c.x_star)
     return TeacherMoments(grad_sq=float(g @ g), sigma_theta_sq=float(np.mean(norms * rt ** 2)),
                           sigma_star_sq=float(np.mean(norms * rs ** 2)), cross=float(np.mean(norms * rs * rt)),
-                          gap=float(0.5 * np.mean(rt ** 2) - c.f_star), diff_sq=float(np.mean(norms * (rt - rs) ** 2)))
+                          gap=float(0.5 * np.mean((rt - rs) ** 2)),  # = 1/2 (theta-x*)^T H (theta-x*): no cancellation
+                          diff_sq=float(np.mean(norms * (rt - rs) ** 2)), cross_diff=float(np.mean(norms * rs * (rt - rs))))
 
 
 def moments_from_values(grad_sq: float, sigma_theta_sq: float, sigma_star_sq: float, cross: float,
@@ -205,6 +207,20 @@ def reduction_factor(rho: float, beta: float, *, c: float, gamma: float) -> floa
 def reduction_factor_direct(m: TeacherMoments, *, c: float, gamma: float) -> float:
     """N(lambda_*)/N(0) from the moments, without rho and beta."""
     return neighborhood(lambda_star(m, c=c, gamma=gamma), m, c=c, gamma=gamma) / neighborhood(0.0, m, c=c, gamma=gamma)
+
+
+def reduction_factor_stable(m: TeacherMoments, *, c: float, gamma: float) -> float:
+    """N(lambda_*)/N(0) without cancellation for teachers near x*:
+
+    ``(sigma_*^2 E||D||^2 - E<g_*, D>^2 + sigma_*^2 ||grad f(theta)||^2/(c gamma)) / (sigma_*^2 (sigma^2(theta) + ||grad f(theta)||^2/(c gamma)))``
+    with ``D = grad f_xi(theta) - grad f_xi(x*)`` (needs ``m.cross_diff``, as given by :func:`teacher_moments`).
+    """
+    require_positive(c, "c")
+    require_positive(gamma, "gamma")
+    require(m.cross_diff is not None, "m.cross_diff", None, "be available (use teacher_moments)")
+    q = m.grad_sq / (c * gamma)
+    num = m.sigma_star_sq * m.diff_sq - m.cross_diff ** 2 + m.sigma_star_sq * q
+    return max(num, 0.0) / (m.sigma_star_sq * (m.sigma_theta_sq + q))
 
 
 def teacher_condition_34(m: TeacherMoments, cal_L: float) -> bool:

@@ -651,8 +651,9 @@ def lemma1(run: Run) -> Outcome:
         deriv_errs.append(abs(dN) / (m.grad_sq + cc * gamma * m.sigma_theta_sq) / max(1.0, abs(ls)))
         ratio = tk.neighborhood(ls, m, c=cc, gamma=gamma) / tk.neighborhood(0.0, m, c=cc, gamma=gamma)
         id_errs.append(float(relative_error(ratio, tk.reduction_factor(tk.correlation_rho(m), tk.snr_beta(m), c=cc, gamma=gamma))))
+        id_errs.append(float(relative_error(tk.reduction_factor_stable(m, c=cc, gamma=gamma), ratio)) if m.gap > 1e-4 else 0.0)
         if tk.teacher_condition_34(m, c.cal_L):
-            vals.append(ratio)
+            vals.append(tk.reduction_factor_stable(m, c=cc, gamma=gamma))
             bnds.append(tk.reduction_bound(m, cal_L=c.cal_L, L=c.L, c=cc, gamma=gamma))
     # adversarial teachers: maximise ratio / bound subject to (34)
     searched = []
@@ -664,7 +665,7 @@ def lemma1(run: Run) -> Outcome:
             mm = tk.teacher_moments(A, b, c.x_star + u, c)
             if not tk.teacher_condition_34(mm, c.cal_L) or mm.sigma_theta_sq - mm.grad_sq <= 0:
                 return -np.inf
-            r = tk.reduction_factor_direct(mm, c=cc, gamma=gamma)
+            r = tk.reduction_factor_stable(mm, c=cc, gamma=gamma)
             bd = tk.reduction_bound(mm, cal_L=c.cal_L, L=c.L, c=cc, gamma=gamma)
             return r / bd if bd > 0 else -np.inf
 
@@ -675,8 +676,10 @@ def lemma1(run: Run) -> Outcome:
             continue
         if np.isfinite(best):
             mm = tk.teacher_moments(A, b, c.x_star + u, c)
-            vals.append(tk.reduction_factor_direct(mm, c=cc, gamma=gamma))
+            vals.append(tk.reduction_factor_stable(mm, c=cc, gamma=gamma))
             bnds.append(tk.reduction_bound(mm, cal_L=c.cal_L, L=c.L, c=cc, gamma=gamma))
+            id_errs.append(float(relative_error(tk.reduction_factor_stable(mm, c=cc, gamma=gamma),
+                                                tk.reduction_factor_direct(mm, c=cc, gamma=gamma))) if mm.gap > 1e-6 else 0.0)
             searched.append(best)
     gap_expr, _ = tk.derive_reduction_inequality()
     bo = bound_outcome(vals, bnds, tol=1e-9)
