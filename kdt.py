@@ -26,6 +26,9 @@ def main(argv: list[str] | None = None) -> int:
         return run(rest)
     except SystemExit as exc:  # argparse usage errors exit 2 already
         return int(exc.code or 0)
+    except BrokenPipeError:  # output piped into e.g. `head`
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

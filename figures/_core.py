@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from verify._core import PAPERS
+from verify._core import PAPERS, import_paper_modules
 
 _NOT_PAPER_MODULES = {"cli", "__main__", "style"}
 
@@ -43,15 +41,13 @@ _loaded = False
 
 
 def load_all() -> None:
+    """Import every paper module of ``figures`` (registering its figures)."""
     global _loaded
-    if _loaded:
-        return
-    import figures
+    if not _loaded:
+        import figures
 
-    for info in pkgutil.iter_modules(figures.__path__):
-        if not info.name.startswith("_") and info.name not in _NOT_PAPER_MODULES:
-            importlib.import_module(f"figures.{info.name}")
-    _loaded = True
+        import_paper_modules(figures, _NOT_PAPER_MODULES)
+        _loaded = True
 
 
 def figure_specs(paper: str | None = None) -> list[FigureSpec]:

@@ -181,20 +181,24 @@ def claim(id: str, *, ref: str, statement: str, kind: str, expected: str = "hold
     return register
 
 
+def import_paper_modules(package, skip: set[str]) -> None:
+    """Import every public submodule of ``package`` not named in ``skip`` (each registers itself)."""
+    for info in pkgutil.iter_modules(package.__path__):
+        if not info.name.startswith("_") and info.name not in skip:
+            importlib.import_module(f"{package.__name__}.{info.name}")
+
+
 _loaded = False
 
 
 def load_all() -> None:
     """Import every paper module of ``verify`` (registering its claims)."""
     global _loaded
-    if _loaded:
-        return
-    import verify
+    if not _loaded:
+        import verify
 
-    for info in pkgutil.iter_modules(verify.__path__):
-        if not info.name.startswith("_") and info.name not in _NOT_PAPER_MODULES:
-            importlib.import_module(f"verify.{info.name}")
-    _loaded = True
+        import_paper_modules(verify, _NOT_PAPER_MODULES)
+        _loaded = True
 
 
 def _order(c: Claim) -> tuple:
