@@ -265,6 +265,62 @@ def test_hellinger_and_bhattacharyya():
     assert T.renyi_divergence(p, q, 0.5) == pytest.approx(-2 * np.log1p(-T.squared_hellinger(p, q)), rel=1e-14)
 
 
+# --------------------------------------------------------------------------- Supplement A: additivity at N = inf
+
+
+@pytest.mark.parametrize("n", [10, 100, 1000])
+def test_binomial_event_matches_exact_integer_arithmetic(n):
+    # A_N = {|K - N/2| <= N^(2/3)}; P = Ber(1/2), Q = Ber(1/4): exact sums of C(N, k) 3^(N - k) / 4^N
+    ev = V._binomial_event(0.5, 0.25, n)
+    ks = [k for k in range(n + 1) if abs(k - n / 2) <= n ** (2 / 3)]
+    log_q = math.log(sum(math.comb(n, k) * 3 ** (n - k) for k in ks)) - n * math.log(4)
+    out = sum(math.comb(n, k) for k in range(n + 1) if k not in set(ks))
+    assert ev["log_Q(A_N)"] == pytest.approx(log_q, rel=1e-9)
+    assert ev["P(A_N^c)"] == pytest.approx(out / 2**n, rel=1e-9)
+    assert ev["P(A_N^c)"] <= ev["hoeffding_bound_P(A_N^c)"]
+
+
+def test_order_zero_additivity_counterexample_numbers():
+    cex = V._additivity_counterexample()
+    assert cex["per_factor_D0"] == 0.0 and all(v == 0.0 for v in cex["sum_{n<=N}_D0"].values())
+    bc = np.sqrt(0.5 * 0.25) + np.sqrt(0.5 * 0.75)
+    for n, v in cex["bhattacharyya_product_BC^N"].items():
+        assert v == pytest.approx(bc ** int(n), rel=1e-11)
+        assert cex["bhattacharyya_product_exp(-N D_half/2)"][n] == pytest.approx(v, rel=1e-11)
+    ev = cex["event_A_N=|K-N/2|<=N^(2/3)"]
+    assert np.all(np.diff([e["-log_Q(A_N)"] for e in ev]) > 0) and ev[-1]["-log_Q(A_N)"] > 900
+    assert np.all(np.diff([e["P(A_N^c)"] for e in ev]) < 0) and ev[-1]["P(A_N^c)"] < 1e-19
+    assert cex["D0_infinite_product"] == "inf"
+
+
+def test_iid_product_divergence_equals_that_of_the_binomial_counts():
+    # the count of ones is sufficient: D_alpha of the 2^N-point product = D_alpha of Bin(N, p) vs Bin(N, q);
+    # at order 0 both are 0 for every N (the finite-N limit), unlike the infinite product
+    from scipy.stats import binom
+
+    p, q, n = 0.5, 0.25, 10
+    P, Q = V._product([np.array([1 - p, p])] * n), V._product([np.array([1 - q, q])] * n)
+    k = np.arange(n + 1)
+    orders = np.array([0.0, 0.3, 1.0, 2.0, np.inf])
+    joint = T.renyi_divergence(P, Q, orders)
+    counts = T.renyi_divergence(binom.pmf(k, n, p), binom.pmf(k, n, q), orders)
+    np.testing.assert_allclose(joint, counts, rtol=1e-12)
+    assert joint[0] == 0.0
+
+
+def test_geometric_family_tail_bound():
+    # Q_n = (1 - eps_n) P_n + eps_n R_n gives D_alpha(P_n||Q_n) <= D_inf <= -log(1 - eps_n)
+    rng = np.random.default_rng(3)
+    ps, rs = rng.dirichlet(np.ones(3), size=(2, 40))
+    ps[::3, 0] = 0.0
+    ps /= ps.sum(axis=1, keepdims=True)
+    qs = (1 - V.GEOM_EPS[:40, None]) * ps + V.GEOM_EPS[:40, None] * rs
+    d_inf = T.renyi_divergence(ps, qs, np.inf)
+    # up to rounding: once eps_n is below an ulp, the rounded Q_n differs from P_n by a few ulp
+    assert np.all(d_inf <= -np.log1p(-V.GEOM_EPS[:40]) + 4e-16)
+    assert V.GEOM_REST >= sum(-math.log1p(-0.5 * 8.0 ** -(m - 1)) for m in range(81, 200))
+
+
 # --------------------------------------------------------------------------- input checking
 
 
