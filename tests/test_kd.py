@@ -202,3 +202,28 @@ def test_refresh_phases_match_monte_carlo():
     for m in range(2):
         _, lo, hi = mean_ci(vals[m])
         assert lo <= exact[m + 1] <= hi
+
+
+# ------------------------------------------------------------------ Theorem 4: any gamma at fixed omega (erratum)
+
+
+def test_theorem4_small_step_divergence_at_fixed_omega():
+    """omega = mu/(300 cal_L) fixed: fine at gamma = 1/(16 cal_L), stationary error 37x the printed neighbourhood at
+    gamma cal_L = 1/160, and spectral radius > 1 (-> 1 + omega as gamma -> 0) at gamma cal_L = 6.25e-4."""
+    A = np.array([[1.0, 0.2], [0.3, 1.0], [1.0, 1.0]])
+    b = np.array([1.0, 2.0, 1.5])
+    c = tk.least_squares_constants(A, b)
+    Lt = tk.theorem4_cal_L(c.cal_L, c.cal_L39)
+    om = c.mu / (300 * Lt)
+    xs2 = float(c.x_star @ c.x_star)
+
+    def ch(gl):
+        return nk.affine_chain(A, b, c.x_star, 0.0, gl / Lt, compressor="bernoulli", param=1 / (1 + om))
+
+    assert nk.second_moment_radius(ch(1 / 16)) < 1
+    st = nk.stationary_moments(ch(1 / 160))["dist_sq"]
+    assert st / (om * Lt / c.mu * xs2 + c.sigma_star_sq / (160 * Lt) / c.mu) > 30
+    assert nk.second_moment_radius(ch(6.25e-4)) > 1.00009
+    assert abs(nk.second_moment_radius(ch(1e-12)) - (1 + om)) <= 1e-9
+    with pytest.raises(ValueError):
+        nk.stationary_moments(ch(6.25e-4))

@@ -1661,17 +1661,129 @@ def _theorem4_rows(rng, count):
     return rows
 
 
-@claim("kd.theorem4", ref="Thm. 4 and its proof (App. E.2, Eq. (38))", kind="rate",
-       statement="For mu-strongly convex f, gamma <= 1/(16 cal_L), omega <= omega_max: E||x^t-x*||^2 <= (2 omega+1)[(1-gamma mu)^t ||x^0-x*||^2 + (nu/mu)(2 gamma cal_L^2 + 2/gamma + L - mu) + (2/mu^2) N_3(lambda)] + 2 omega ||x*||^2")
+def _theorem4_stated_bound(t, dist0_sq, *, omega, mu, cal_L, gamma, sigma_star_sq, x_star_sq):
+    """Theorem 4's printed right side with every O-constant set to 1 and min(gamma, O(.)) <= gamma:
+    (1 + omega)[(1 - gamma mu)^t ||x^0 - x*||^2 + (omega cal_L/mu) ||x*||^2 + sigma_*^2 gamma/mu]."""
+    t = np.asarray(t, dtype=float)
+    return (1 + omega) * ((1 - gamma * mu) ** t * dist0_sq + omega * cal_L / mu * x_star_sq
+                          + sigma_star_sq * gamma / mu)
+
+
+def _theorem4_small_step_instance():
+    """A 3 x 2 least-squares instance (mu = 0.188, cal_L = 1.59, ||x*||^2 = 2.49, sigma_*^2 = 0.194)."""
+    return np.array([[1.0, 0.2], [0.3, 1.0], [1.0, 1.0]]), np.array([1.0, 2.0, 1.5])
+
+
+@claim("kd.theorem4", ref="Thm. 4 (Sec. 6); proof App. E.2 and footnote 2", kind="rate", expected="erratum",
+       statement="For mu-strongly convex f, ANY gamma <= 1/(16 cal_L) and omega = O(mu/cal_L): E||x^t-x*||^2 <= O(omega+1)[(1-gamma mu)^t ||x^0-x*||^2 + (omega cal_L/mu)||x*||^2 + (sigma_*^2/mu) min(gamma, O(f(theta)-f*))]")
 def theorem4(run: Run) -> Outcome:
+    """Claim: for the compressed distillation iteration (18) with an unbiased compressor of variance omega = O(mu/cal_L)
+    and any step gamma <= 1/(16 cal_L), a properly chosen lam gives
+    E||x^t - x*||^2 <= O(omega + 1)[(1 - gamma mu)^t ||x^0 - x*||^2 + (omega cal_L/mu) ||x*||^2
+    + (sigma_*^2/mu) min(gamma, O(f(theta) - f*))] [kd, Thm. 4]. The proof (App. E.2) needs omega = O(gamma mu) and its
+    compression neighbourhood is Theta(omega ||x*||^2/(gamma mu)); only at gamma = 1/(16 cal_L) (footnote 2) do the two
+    agree. At fixed omega = c mu/cal_L the compression noise omega ||y||^2 injected each step is not damped by gamma,
+    while the contraction is only 1 - 2 gamma mu: for gamma below about c/(2 cal_L) the second moment diverges.
+
+    Setting: omega = c mu/cal_L held fixed for c in {1/300, 1/128, 1/16, 1} (Bernoulli keep-and-rescale, omega = 1/p - 1);
+    a fixed 3 x 2 instance and random least-squares instances (d = 2..3); gamma searched over (0, 1/(16 cal_L)] on a
+    geometric grid gamma cal_L in [1e-7, 1/16], with the divergence threshold located by root finding (brentq) on the
+    spectral radius. lam = lambda_* (c = 2 mu) at a teacher near x* (the radius does not depend on lam or theta).
+    Exact second-moment map of (18) (numerics.kd) and its stationary law where it exists.
+
+    Check: the statement bounds E||x^t - x*||^2 uniformly in t, so the exact second-moment map must have spectral
+    radius < 1 at every gamma of the grid, for every instance and c. Failure (erratum): radius > 1, i.e.
+    E||x^t - x*||^2 grows geometrically while any bound of the printed form stays bounded; the counterexample also
+    reports E||x^T - x*||^2 at a large T from the exact moment recursion against the printed bound (constants 1), and
+    the stationary ratio exact/printed bound along gamma (it grows without bound as gamma decreases to the threshold,
+    so no absolute constant in O(.) rescues the statement either).
+
+    Negative control: omega multiplied by 100 (c in {1/3, 100/128, 100/16, 100}): fails as well.
+    """
+    from scipy.optimize import brentq
+
+    from numerics.kd import affine_chain, moments_at, second_moment_radius, stationary_moments
+
+    rng = run.rng
+    cs = [1 / 300, 1 / 128, 1 / 16, 1.0]
+    scale = 100.0 if run.control else 1.0
+    gl_grid = np.geomspace(1 / 16, 1e-7, run.size(25, 80))
+    insts = [("fixed", *_theorem4_small_step_instance())]
+    for _ in range(run.size(2, 12)):
+        A, b = _ls(rng, n=int(rng.integers(5, 12)), d=int(rng.integers(2, 4)))
+        insts.append(("random", A, b))
+    worst, rows, ce = 0.0, [], None
+    for label, A, b in insts:
+        c = tk.least_squares_constants(A, b)
+        Lt = tk.theorem4_cal_L(c.cal_L, c.cal_L39)
+        d = A.shape[1]
+        theta = c.x_star + 0.1 * rng.normal(size=d)
+        m = tk.teacher_moments(A, b, theta, c)
+        xs2 = float(c.x_star @ c.x_star)
+        for cc in cs:
+            om = scale * cc * c.mu / Lt
+
+            def chain(gl, lam=0.0):
+                return affine_chain(A, b, theta, lam, gl / Lt, compressor="bernoulli", param=1 / (1 + om))
+
+            radii = np.array([second_moment_radius(chain(gl)) for gl in gl_grid])
+            worst = max(worst, float(radii.max()))
+            above = np.nonzero(radii > 1)[0]
+            thr = "none (radius < 1 on the whole grid)" if not above.size else "all grid gamma (radius > 1 at 1/(16 cal_L))"
+            if above.size and above[0] > 0:
+                j = int(above[0])
+                thr = float(brentq(lambda g: second_moment_radius(chain(g)) - 1, gl_grid[j], gl_grid[j - 1], xtol=1e-14))
+            ratios = []
+            for gl, r in zip(gl_grid, radii):
+                if r < 1 - 1e-9:
+                    lam = tk.lambda_star(m, c=2 * c.mu, gamma=gl / Lt)
+                    st = stationary_moments(chain(gl, lam))["dist_sq"]
+                    bd = _theorem4_stated_bound(np.inf, 0.0, omega=om, mu=c.mu, cal_L=Lt, gamma=gl / Lt,
+                                                sigma_star_sq=c.sigma_star_sq, x_star_sq=xs2)
+                    ratios.append((float(gl), float(st / bd)))
+            rows.append({"instance": label, "n": A.shape[0], "d": d, "c": cc, "omega": om, "mu": c.mu, "cal_L": Lt,
+                         "max_radius": float(radii.max()), "radius_at_gamma_1_over_16calL": float(radii[0]),
+                         "divergence_threshold_gamma_cal_L": thr,
+                         "max_stationary_ratio_below_threshold": max(r for _, r in ratios) if ratios else "n/a",
+                         "stationary_ratio_at_gamma_1_over_16calL": ratios[0][1] if ratios and ratios[0][0] == gl_grid[0] else "n/a"})
+            if ce is None and above.size:
+                gl = float(gl_grid[above[0]])
+                g = gl / Lt
+                lam = tk.lambda_star(m, c=2 * c.mu, gamma=g)
+                ch = chain(gl, lam)
+                x0 = np.zeros(d)
+                rad = second_moment_radius(ch)
+                T = int(min(max(20.0 / np.log(rad), 10.0), 1e9))
+                with np.errstate(all="ignore"):
+                    ex = float(moments_at(ch, x0, [T])["dist_sq"][0])
+                bd = float(_theorem4_stated_bound(T, xs2, omega=om, mu=c.mu, cal_L=Lt, gamma=g,
+                                                  sigma_star_sq=c.sigma_star_sq, x_star_sq=xs2))
+                ce = {"instance": label, "A": A, "b": b, "x_star": c.x_star, "mu": c.mu, "L": c.L, "cal_L": Lt,
+                      "sigma_star_sq": c.sigma_star_sq, "x_star_sq": xs2, "c": cc, "omega": om,
+                      "compressor": f"Bernoulli keep-and-rescale p = {1 / (1 + om):.10g}", "theta": theta, "lam": lam,
+                      "gamma": g, "gamma_cal_L": gl, "second_moment_spectral_radius": rad,
+                      "divergence_threshold_gamma_cal_L": thr,
+                      "x0": x0, "T": T, "exact_E_dist_sq_at_T": ex, "printed_bound_constants_1_at_T": bd,
+                      "ratio_at_T": ex / bd, "stationary_ratio_vs_gamma_cal_L": ratios}
+    return Outcome(holds=bool(worst < 1.0), measured=worst, reference=1.0, relation="<", tolerance=0.0,
+                   details={"counterexample": ce or "none", "per_instance_and_c": rows})
+
+
+@claim("kd.theorem4_corrected", ref="Thm. 4 and its proof (App. E.2, Eq. (38), footnote 2)", kind="rate",
+       statement="For mu-strongly convex f, gamma <= 1/(16 cal_L) and omega <= omega_max(gamma) = (mu/2)(1/2 - 4 gamma cal_L)/(2 gamma cal_L^2 + 2/gamma + L - mu) (= O(gamma mu); O(mu/cal_L) at gamma = 1/(16 cal_L)): E||x^t-x*||^2 <= (2 omega+1)[(1-gamma mu)^t ||x^0-x*||^2 + (nu/mu)(2 gamma cal_L^2 + 2/gamma + L - mu) + (2/mu^2) N_3(lambda)] + 2 omega ||x*||^2")
+def theorem4_corrected(run: Run) -> Outcome:
     """Claim: for iteration (18) with an unbiased compressor of variance omega, gamma <= 1/(16 cal_L) and omega small
-    enough that 2 gamma A + alpha (L - mu) <= 1/2, the explicit form of Theorem 4's proof holds:
+    enough that 2 gamma A + alpha (L - mu) <= 1/2, i.e. omega <= omega_max(gamma) = O(gamma mu) (what the proof of
+    [kd, Thm. 4, App. E.2] uses; at gamma = 1/(16 cal_L), footnote 2, this is omega = O(mu/cal_L)), the explicit form of
+    Theorem 4's proof holds:
     E||x^t - x*||^2 <= (2 omega + 1)[(1 - gamma mu)^t ||x^0 - x*||^2 + (nu/mu)(2 gamma cal_L^2 + 2/gamma + L - mu)
-    + (2/mu^2) N_3(lambda)] + 2 omega ||x*||^2, nu = 2 omega ||x*||^2, N_3 with c = 2 mu, for every lam
-    [kd, Thm. 4, App. E.2].
+    + (2/mu^2) N_3(lambda)] + 2 omega ||x*||^2, nu = 2 omega ||x*||^2, N_3 with c = 2 mu, for every lam.
+    The compression neighbourhood is Theta(omega ||x*||^2/(gamma mu)); it is the printed O(omega cal_L/mu) ||x*||^2 only
+    for gamma = Theta(1/cal_L) (corrects kd.theorem4, whose "any gamma" at fixed omega = O(mu/cal_L) is false).
 
     Setting: random least-squares instances; cal_L = max(cal_L10, cal_L39) (one constant for (10) and (39), as the
-    proof requires); gamma = 1/(16 cal_L); Bernoulli keep-and-rescale with omega = omega_max and omega_max/4, and the
+    proof requires); gamma = 1/(16 cal_L) on most rows and gamma = 1/(160 cal_L), 1/(1600 cal_L) on others (with the
+    matching omega_max(gamma)); Bernoulli keep-and-rescale with omega = omega_max(gamma) and omega_max/4, and the
     identity (omega = 0); lam in {0, lambda_* (c = 2 mu), uniform(-0.5, 1.5)}; x^0 = y^0 far or 0. Exact moments of
     x^t = C(y^t) at a geometric grid of t and the stationary law.
 
@@ -1686,9 +1798,9 @@ def theorem4(run: Run) -> Outcome:
 
     rng = run.rng
     vals, bnds, st_ratio = [], [], []
-    for A, b, c, theta, x0 in _theorem4_rows(rng, run.size(5, 30)):
+    for k, (A, b, c, theta, x0) in enumerate(_theorem4_rows(rng, run.size(6, 30))):
         Lt = tk.theorem4_cal_L(c.cal_L, c.cal_L39)
-        gamma = tk.step_theorem4(Lt)
+        gamma = tk.step_theorem4(Lt) * (1.0, 1.0, 0.1, 1.0, 1.0, 0.01)[k % 6]
         om_max = tk.omega_max_theorem4(gamma, mu=c.mu, L=c.L, cal_L=Lt)
         m = tk.teacher_moments(A, b, theta, c)
         lam_s = tk.lambda_star(m, c=2 * c.mu, gamma=gamma)
