@@ -69,7 +69,7 @@ def run_benchmarks(paper: str | None = None) -> list[dict]:
         if not info.name.startswith("_") and info.name != "bench":
             importlib.import_module(f"numerics.{info.name}")
     rows = []
-    for bid, (p, func) in BENCHMARKS.items():
+    for bid, (p, func) in sorted(BENCHMARKS.items(), key=lambda item: PAPERS.index(item[1][0])):
         if paper not in (None, p):
             continue
         for case in func():
