@@ -321,3 +321,55 @@ def test_engine_equals_reference_property(K, seed, log_eps_frac, w):
         lo, hi = sd.c_bounds_corrected(float(np.linalg.norm(res.z[t])), K, eps, float(res.eigenvalues[0]),
                                        float(res.eigenvalues[-1]))
         assert lo * (1 - 1e-12) <= res.c[t] <= hi * (1 + 1e-12)
+
+
+# ---------------------------------------------------------------- Prop. 6 / Eq. (51) at the guaranteed round
+
+
+def test_prop6_counterexample_exact_and_through_the_engine():
+    import sympy as sp
+
+    K, eps, th = 2, 0.5, 0.7
+    W = np.array([[math.cos(th), -math.sin(th)], [math.sin(th), math.cos(th)]])
+    G = W @ np.diag([1.0, 4.0]) @ W.T
+    y = 3.0 * math.sqrt(K * eps) * W[:, 0]               # u0 = 3 along the eigenvector of d_min
+    ny = float(np.linalg.norm(y))
+    r = kernel_self_distillation(G, y, 2, eps=eps)
+    ratio0 = r.b_diag[0, 1] / r.b_diag[0, 0]
+    assert abs(r.c[0] - 0.5) < 1e-14 and abs(ratio0 - 4 / 3) < 1e-14
+    assert abs(r.b_diag[1, 1] / r.b_diag[1, 0] - 32 / 15) < 1e-13
+    assert abs(sd.guaranteed_rounds_corrected(ny, K, eps, 4.0) - 0.5) < 1e-14
+    env = sd.sparsity_bound_corrected(ny, K, eps, 1.0, 1.0, 4.0, 4.0)    # (4/3)^(1 + t_), Eq. (51)
+    assert abs(env - (4 / 3) ** 1.5) < 1e-12 and ratio0 < env / 1.15
+    assert sp.Rational(4, 3) < sp.Rational(4, 3) ** sp.Rational(3, 2)
+    # the bound valid at round floor(t_) = 0 is attained
+    assert abs(sd.ratio_bound_corrected(ny, K, eps, 1.0, 1.0, 4.0, 0, kappa=4.0) - ratio0) < 1e-14
+    # printed threshold, integer t_ = 1 (eps = 4, true u0 = 10): B_1 ratio 480/407 < (20/17)^2
+    y4 = 10.0 * math.sqrt(K * 4.0) * W[:, 0]
+    r4 = kernel_self_distillation(G, y4, 2, eps=4.0)
+    assert abs(r4.b_diag[1, 1] / r4.b_diag[1, 0] - 480 / 407) < 1e-13
+    assert abs(sd.ratio_bound(float(np.linalg.norm(y4)), K, 4.0, 1.0, 1.0, 4.0, 1, kappa=4.0) - (20 / 17) ** 2) < 1e-12
+    assert sp.Rational(480, 407) < sp.Rational(20, 17) ** 2
+
+
+def test_prop6_floor_bound_jumps_while_envelope_increases():
+    from verify.sd import _floor_bound_jump
+
+    j = _floor_bound_jump()
+    lo, hi = j["rows"]
+    assert (lo["floor_t_"], hi["floor_t_"]) == (0, 1)
+    assert abs(lo["floor_bound"] - 4.99 / 4.24) < 1e-12 and abs(hi["floor_bound"] - (5.01 / 4.26) ** 2) < 1e-12
+    assert j["floor_bound_increases_as_eps_decreases"] and j["envelope_decreases_as_eps_decreases"]
+    assert hi["floor_bound"] <= hi["envelope"] and lo["floor_bound"] <= lo["envelope"]
+
+
+def test_eq51_readings_through_one_check():
+    from verify import Run
+    from verify.sd import _eq51_check, _prop6_batches
+
+    run = Run("sd.prop6_corrected")
+    batches = _prop6_batches(run)
+    ok = _eq51_check(run, "corrected", batches)
+    assert ok.holds and ok.details["checked_rounds_collapsed"] == 0
+    for variant in ("envelope", "printed", "printed_floor"):       # 1 + t_ exponent; sqrt(K) eps scaling
+        assert not _eq51_check(run, variant, batches).holds, variant
