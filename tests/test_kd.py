@@ -227,3 +227,25 @@ def test_theorem4_small_step_divergence_at_fixed_omega():
     assert abs(nk.second_moment_radius(ch(1e-12)) - (1 + om)) <= 1e-9
     with pytest.raises(ValueError):
         nk.stationary_moments(ch(6.25e-4))
+
+
+# ------------------------------------------------------------------ App. A fact (28) under PL (erratum)
+
+
+def test_appA_fact28_printed_fails_distance_form_holds():
+    """(28) with a fixed minimiser fails on PL functions with a solution set; with dist(x, X) it holds (mu/2 sharp);
+    each half of kd.appA_corrected's negative control is detected on its own."""
+    from verify import kd as vk
+
+    def worst(checks, k):
+        v, bd = checks[k]
+        return float(np.max(v / np.maximum(bd, 1e-300)))
+
+    printed = vk._appA_checks(np.random.default_rng(3), False, 60, qg_distance=False)
+    dist = vk._appA_checks(np.random.default_rng(3), False, 60, qg_distance=True)
+    nonzero_mean = vk._appA_checks(np.random.default_rng(3), True, 60, qg_distance=True)
+    assert worst(printed, "28") > 1e3 and worst(printed, "30") <= 1 + 1e-9
+    assert worst(dist, "28") <= 0.25 + 1e-9 and worst(dist, "28_mu_half") <= 1 + 1e-9
+    assert worst(nonzero_mean, "30") > 1e3 and worst(nonzero_mean, "28") <= 1 + 1e-9
+    ce = vk._fact28_counterexample()
+    assert ce["f(x) - f*"] == 0.0 and ce["mu/8 ||x - x*||^2"] == 6.25

@@ -431,10 +431,40 @@ def assumptions_corrected(run: Run) -> Outcome:
                    tolerance=1e-9, details=out.details)
 
 
-def _appA_checks(rng, control_zero_mean: bool, count: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """value/bound pairs for the facts (20)-(30) [kd, App. A] (identities as |lhs - rhs| <= 1e-10 (|lhs|+|rhs|))."""
+def _rank_deficient_ls(rng):
+    """Least squares with rank(A) = r < d: PL with mu = smallest nonzero eigenvalue of H, solution set
+    X = x_mn + null(A) (not strongly convex). Returns A, b, H, mu, x_mn (min-norm minimiser), projector onto range(H)."""
+    d = int(rng.integers(2, 5))
+    r = int(rng.integers(1, d))
+    n = int(rng.integers(r + 2, 12))
+    A = rng.normal(size=(n, r)) @ rng.normal(size=(r, d))
+    b = rng.normal(size=n)
+    H = A.T @ A / n
+    w, V = np.linalg.eigh(H)
+    Vr = V[:, -r:]
+    x_mn = np.linalg.pinv(A) @ b
+    return A, b, H, float(w[-r]), x_mn, Vr @ Vr.T
+
+
+def _fact28_counterexample() -> dict:
+    """f(x1, x2) = x1^2 is PL with mu = 2 (||grad f||^2 = 4 x1^2 = 2 mu (f - f*)), minimisers {x1 = 0};
+    (28) with the minimiser x* = 0 at x = (0, 5)."""
+    mu, x_star, x = 2.0, np.zeros(2), np.array([0.0, 5.0])
+    gap = float(x[0] ** 2 - x_star[0] ** 2)
+    return {"fact": "(28) under PL", "f": "x1^2 (PL, mu = 2, minimisers x1 = 0)", "x_star": x_star, "x": x,
+            "f(x) - f*": gap, "mu/8 ||x - x*||^2": mu / 8 * float(np.sum((x - x_star) ** 2))}
+
+
+def _appA_checks(rng, control_zero_mean: bool, count: int, *, qg_distance: bool = False) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """value/bound pairs for the facts (20)-(30) [kd, App. A] (identities as |lhs - rhs| <= 1e-10 (|lhs|+|rhs|)).
+
+    (28) is also tried on PL functions with non-unique minimisers (rank-deficient least squares; x1^2 + 3 sin^2 x1
+    in R^2): as printed, with a fixed minimiser x* (``qg_distance=False``), or with the distance to the solution set
+    (``qg_distance=True``, where also the sharper "28_mu_half" f - f* >= (mu/2) dist^2 is checked)."""
     out: dict[str, tuple[list, list]] = {k: ([], []) for k in
                                          ("20", "21", "22", "23", "24", "25", "26", "27", "28", "29", "30")}
+    if qg_distance:
+        out["28_mu_half"] = ([], [])
 
     def add(k, v, bd):
         out[k][0].append(float(v))
@@ -465,6 +495,25 @@ def _appA_checks(rng, control_zero_mean: bool, count: int) -> dict[str, tuple[np
         xp = float(rng.normal() * 4)
         pl = 0.17553  # PL constant of x^2 + 3 sin^2 x (grid minimum 0.17553...), f* = 0 at 0
         add("28", pl / 8 * xp ** 2, float(tk.pl_example_f(xp)))
+        # (28) under PL with a solution set: rank-deficient least squares, x = minimiser + null + range parts
+        Ar, br, Hr, mur, xmn, Pr = _rank_deficient_ls(rng)
+        u = rng.normal(size=xmn.size) * float(rng.choice([0.1, 1.0, 5.0]))
+        xq = xmn + u if rng.uniform() < 0.5 else xmn + (np.eye(xmn.size) - Pr) @ u + 1e-3 * Pr @ u
+        e = xq - xmn
+        er = Pr @ e                            # x - proj_X(x); H e = H er (H vanishes on null(A))
+        gap = 0.5 * float(er @ Hr @ er)        # f(x) - f*, exact (x_mn minimises), no null-space cancellation
+        dist2 = float(er @ er)                 # dist(x, X)^2
+        # nonconvex PL with a line of minimisers: x1^2 + 3 sin^2 x1 in R^2 (PL constant of the 1-d example)
+        x2d = rng.normal(size=2) * 4
+        gap2 = float(tk.pl_example_f(x2d[0]))
+        if qg_distance:
+            add("28", mur / 8 * dist2, gap)
+            add("28", pl / 8 * x2d[0] ** 2, gap2)
+            add("28_mu_half", mur / 2 * dist2, gap)
+            add("28_mu_half", pl / 2 * x2d[0] ** 2, gap2)
+        else:
+            add("28", mur / 8 * float(e @ e), gap)                  # x* = x_mn fixed
+            add("28", pl / 8 * float(x2d @ x2d), gap2)              # x* = (0, 0) fixed
         eta, N, e0 = float(rng.uniform(0.01, 1)), float(rng.exponential()), float(rng.exponential())
         T = int(rng.integers(1, 50))
         e = e0
@@ -484,17 +533,22 @@ def _appA_checks(rng, control_zero_mean: bool, count: int) -> dict[str, tuple[np
 
 
 @claim("kd.appA", ref="App. A, Eqs. (20)-(30)", kind="inequality", expected="erratum",
-       statement="Facts (20)-(30) hold as printed; (30) E||x+z||^2 = ||x||^2 + E||z||^2 is stated for any random z independent of x")
+       statement="Facts (20)-(30) hold as printed; (28) f(x) - f* >= mu/8 ||x - x*||^2 for all x follows from PL (9); (30) E||x+z||^2 = ||x||^2 + E||z||^2 is stated for any random z independent of x")
 def appA(run: Run) -> Outcome:
     """Claim: the basic facts (20)-(30) of [kd, App. A] hold as printed. (30) is printed for "a random vector z"
-    and x fixed, without E z = 0.
+    and x fixed, without E z = 0. (28) (quadratic growth f(x) - f* >= (mu/8) ||x - x*||^2 for all x) is printed as a
+    consequence of the PL condition (9), with x* "some minimiser" (Sec. 4.1), although PL functions may have many
+    minimisers (Sec. 4.1 says so).
 
     Setting: random vectors, weights, convex log-sum-exp for Jensen (22), random least-squares problems for
-    (24)-(28) (L, mu from the Hessian), the PL example for (28), random recursions for (29), and for (30) a
+    (24)-(28) (L, mu from the Hessian), the PL example for (28), and for (28) under PL with non-unique minimisers:
+    rank-deficient least squares (PL with mu = smallest nonzero Hessian eigenvalue, x* = min-norm minimiser, x moved
+    along the null space) and x1^2 + 3 sin^2 x1 on R^2 (x* = 0); random recursions for (29), and for (30) a
     three-point law of z with nonzero mean.
 
-    Check: every fact as value <= bound (identities as |lhs - rhs| <= 1e-10 scale); (30) fails for
-    z with nonzero mean (counterexample: x = (1), z = (1) deterministic gives 4 != 2): erratum.
+    Check: every fact as value <= bound (identities as |lhs - rhs| <= 1e-10 scale); failing facts listed in
+    details["failing_facts"]. (30) fails for z with nonzero mean (x = (1), z = (1) deterministic gives 4 != 2);
+    (28) fails under PL with a solution set (f = x1^2, mu = 2, x* = 0, x = (0, 5): 0 < 6.25): erratum.
 
     Negative control: all bounds halved: fails as well.
     """
@@ -505,27 +559,35 @@ def appA(run: Run) -> Outcome:
     holds = all(w <= 1 + 1e-9 for w in worst.values())
     return Outcome(holds=holds, measured=max(worst.values()), reference=1.0, relation="<=", tolerance=1e-9,
                    details={"worst_ratio_per_fact": {k: (v if v < 1e300 else "inf") for k, v in worst.items()},
-                            "counterexample": {"fact": "(30)", "x": [1.0], "z": "deterministic [1.0]",
-                                               "lhs": 4.0, "rhs": 2.0}})
+                            "failing_facts": sorted(k for k, w in worst.items() if w > 1 + 1e-9),
+                            "counterexample": {"(30)": {"x": [1.0], "z": "deterministic [1.0]", "lhs": 4.0, "rhs": 2.0},
+                                               "(28)": _fact28_counterexample()}})
 
 
 @claim("kd.appA_corrected", ref="App. A, Eqs. (20)-(30)", kind="inequality",
-       statement="Facts (20)-(29) hold, and (30) holds for zero-mean z independent of x")
+       statement="Facts (20)-(27), (29) hold; (28) holds under PL with the distance to the solution set, f(x) - f* >= (mu/8) dist(x, X)^2 (even (mu/2) dist^2; = ||x - x*||^2 when x* is unique, e.g. under (8)); (30) holds for zero-mean z independent of x")
 def appA_corrected(run: Run) -> Outcome:
-    """Claim: (20)-(29) of [kd, App. A] hold, and (30) holds once E z = 0 (the way (38) and Lemma 3 use it).
+    """Claim: (20)-(27) and (29) of [kd, App. A] hold; (28) holds under PL (9) as f(x) - f* >= (mu/8) dist(x, X)^2
+    with X the solution set (indeed with mu/2), which is ||x - x*||^2 when the minimiser is unique (strong
+    quasi-convexity (8), where the proof of Thm. 1 uses it); and (30) holds once E z = 0 (the way (38) and Lemma 3
+    use it).
 
-    Setting: as kd.appA, with zero-mean three-point z in (30).
+    Setting: as kd.appA, with zero-mean three-point z in (30), and (28) checked with dist(x, X) on rank-deficient
+    least squares (projection onto range(H)) and x1^2 + 3 sin^2 x1 on R^2 (dist = |x1|), plus the sharper
+    constant mu/2 ("28_mu_half").
 
     Check: every fact value <= bound (identities to 1e-10 relative).
 
-    Negative control: (30) with a nonzero-mean z: fails.
+    Negative control: the printed forms: (28) with a fixed minimiser x* instead of the distance to X, and (30) with a
+    nonzero-mean z: fails (tests/test_kd.py checks each of the two alone).
     """
     rng = run.rng
-    checks = _appA_checks(rng, control_zero_mean=run.control, count=run.size(40, 400))
+    checks = _appA_checks(rng, control_zero_mean=run.control, count=run.size(40, 400), qg_distance=not run.control)
     worst = {k: float(np.max(v / np.maximum(bd, 1e-300))) for k, (v, bd) in checks.items()}
     holds = all(w <= 1 + 1e-9 for w in worst.values())
     return Outcome(holds=holds, measured=max(worst.values()), reference=1.0, relation="<=", tolerance=1e-9,
-                   details={"worst_ratio_per_fact": {k: (v if v < 1e300 else "inf") for k, v in worst.items()}})
+                   details={"worst_ratio_per_fact": {k: (v if v < 1e300 else "inf") for k, v in worst.items()},
+                            "failing_facts": sorted(k for k, w in worst.items() if w > 1 + 1e-9)})
 
 
 # ----------------------------------------------------------------------------------------------
