@@ -75,15 +75,25 @@ def _gap(z, eps):
 
 
 @njit(cache=True)
-def _f_df(d, z2, c, gap):
-    """F(c) = sum z2 (c/(c+d))^2 - target, written as gap - sum z2 d (2c + d)/(c + d)^2 (no cancellation)."""
+def _f_df(d, z2, c, gap, target):
+    """F(c) = sum z2 (c/(c+d))^2 - target and F'(c), without cancellation in either regime.
+
+    Near collapse (target >= ||z||^2 / 2) F is written as gap - sum z2 d (2c + d)/(c + d)^2 with the
+    double-double gap = ||z||^2 - target; far from it (target small against ||z||^2, c << d) the
+    direct sum is used, since there the gap form would subtract two numbers close to ||z||^2.
+    """
+    near_collapse = 2.0 * target >= gap + target
     s = 0.0
     df = 0.0
     for k in range(d.shape[0]):
         inv = 1.0 / (c + d[k])
-        s += z2[k] * d[k] * (2.0 * c + d[k]) * inv * inv
+        if near_collapse:
+            s += z2[k] * d[k] * (2.0 * c + d[k]) * inv * inv
+        else:
+            q = c * inv
+            s += z2[k] * q * q
         df += z2[k] * c * d[k] * inv * inv * inv
-    return gap - s, 2.0 * df
+    return (gap - s if near_collapse else s - target), 2.0 * df
 
 
 @njit(cache=True)
@@ -103,14 +113,14 @@ def _solve_c(d, z2, target, gap, d_min, d_max, c_prev):
     oms = gap / total / (1.0 + s)       # 1 - s without cancellation
     lo = d_min * s / oms                # corrected Eq. (25)
     hi = d_max * s / oms
-    f_lo, _ = _f_df(d, z2, lo, gap) if lo > 0.0 else (null - target, 0.0)
+    f_lo, _ = _f_df(d, z2, lo, gap, target) if lo > 0.0 else (null - target, 0.0)
     while f_lo > 0.0 and lo > 0.0:      # rounding safety: widen the bracket
         lo *= 0.5
-        f_lo, _ = _f_df(d, z2, lo, gap)
-    f_hi, _ = _f_df(d, z2, hi, gap)
+        f_lo, _ = _f_df(d, z2, lo, gap, target)
+    f_hi, _ = _f_df(d, z2, hi, gap, target)
     while f_hi < 0.0:
         hi *= 2.0
-        f_hi, _ = _f_df(d, z2, hi, gap)
+        f_hi, _ = _f_df(d, z2, hi, gap, target)
     if f_lo == 0.0 and lo > 0.0:
         return lo
     if f_hi == 0.0:
@@ -119,7 +129,7 @@ def _solve_c(d, z2, target, gap, d_min, d_max, c_prev):
     if lo < c_prev < hi:                 # warm start from the previous round
         c = c_prev
     for _ in range(200):
-        f, df = _f_df(d, z2, c, gap)
+        f, df = _f_df(d, z2, c, gap, target)
         if f == 0.0:
             return c
         if f < 0.0:
@@ -212,9 +222,15 @@ def _solve_c_numpy(d, z2, target, gap, d_min, d_max, c_prev):
     if null == target:
         return 0.0
 
+    near_collapse = 2.0 * target >= gap + target
+
     def fdf(c):
         inv = 1.0 / (c + d)
-        return gap - _seqsum(z2 * d * (2.0 * c + d) * inv * inv), 2.0 * _seqsum(z2 * c * d * inv * inv * inv)
+        df = 2.0 * _seqsum(z2 * c * d * inv * inv * inv)
+        if near_collapse:
+            return gap - _seqsum(z2 * d * (2.0 * c + d) * inv * inv), df
+        q = c * inv
+        return _seqsum(z2 * q * q) - target, df
 
     total = _seqsum(z2)
     s = math.sqrt(target / total)
