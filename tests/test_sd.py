@@ -373,3 +373,14 @@ def test_eq51_readings_through_one_check():
     assert ok.holds and ok.details["checked_rounds_collapsed"] == 0
     for variant in ("envelope", "printed", "printed_floor"):       # 1 + t_ exponent; sqrt(K) eps scaling
         assert not _eq51_check(run, variant, batches).holds, variant
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+@pytest.mark.parametrize("u0", [3.0, 1e4, 1.3e8])
+def test_multiplier_accurate_far_from_collapse(backend, u0):
+    """c_t meets its constraint to 1e-12 relative even when K eps is tiny against ||y||^2."""
+    d, y = np.array([1.0, 4.0]), np.array([1.0, 0.5])
+    eps = float(y @ y) / (2 * u0**2)
+    c = kernel_self_distillation(np.diag(d), y, 1, eps=eps, backend=backend).c[0]
+    residual = np.sum(y**2 * (c / (c + d)) ** 2)
+    assert abs(residual - 2 * eps) <= 1e-12 * 2 * eps
