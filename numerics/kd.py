@@ -19,7 +19,6 @@ twin, from pre-drawn sample indices and compression masks.
 from __future__ import annotations
 
 import itertools
-import math
 from dataclasses import dataclass
 from typing import Any
 

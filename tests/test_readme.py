@@ -4,10 +4,9 @@ import re
 import shlex
 import subprocess
 import sys
-from pathlib import Path
 
 from verify import claims
-from verify.readme import ROOT, render
+from verify.readme import ROOT
 
 README = (ROOT / "README.md").read_text()
 

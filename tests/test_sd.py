@@ -55,8 +55,6 @@ def test_guaranteed_rounds_derivation_matches_zero_crossing():
     res = sd.derive_guaranteed_rounds()
     assert res["ratio_minus_printed"] == 0 and res["a_minus_printed"] == 0
     assert str(res["slope_at_infinity"]) == "1/kappa"
-    import sympy as sp
-
     u, k = sorted(res["t"].free_symbols, key=lambda s: s.name)[::-1]  # u0, kappa
     rng = np.random.default_rng(2)
     for _ in range(5):

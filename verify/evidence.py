@@ -62,6 +62,19 @@ def bound_outcome(values, bounds, *, tol: float = 1e-9, details: dict | None = N
     return Outcome(holds=bool(r <= 1.0 + tol), measured=r, reference=1.0, relation="<=", tolerance=tol, details=d)
 
 
+def combine(parts: dict[str, Outcome], key: str) -> Outcome:
+    """One outcome from several checks of a claim: all parts must hold; the headline is ``parts[key]``.
+
+    ``details`` keeps every part's verdict and numbers under its name.
+    """
+    holds = all(o.holds for o in parts.values())
+    main = parts[key]
+    details = {name: {"holds": o.holds, "measured": o.measured, "reference": o.reference,
+                      "relation": o.relation, **o.details} for name, o in parts.items()}
+    return Outcome(holds=holds, measured=main.measured, reference=main.reference, relation=main.relation,
+                   tolerance=main.tolerance, details=details)
+
+
 def mean_ci(samples, *, z: float = Z, axis: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean and the two-sided band mean ± z·(standard error) of i.i.d. samples along ``axis``."""
     x = np.asarray(samples, dtype=float)

@@ -14,7 +14,7 @@ import numpy as np
 
 import theory.kd as tk
 from verify._core import Outcome, Run, claim
-from verify.evidence import Z, bound_outcome, identity_outcome, loglog_slope, maximize, mean_ci, relative_error
+from verify.evidence import bound_outcome, identity_outcome, loglog_slope, maximize, mean_ci, relative_error
 
 PAPER_REF = "kd"
 
@@ -34,16 +34,6 @@ def _ls(rng: np.random.Generator, n: int | None = None, d: int | None = None, *,
     A = rng.normal(size=(n, d)) * np.exp(spread * rng.normal(size=(n, 1)) / 2)
     w = rng.normal(size=d)
     return A, A @ w + noise * rng.normal(size=n)
-
-
-def _combine(parts: dict[str, Outcome], key: str) -> Outcome:
-    """All parts must hold; the headline number is the one of ``key``."""
-    holds = all(o.holds for o in parts.values())
-    main = parts[key]
-    details = {name: {"holds": o.holds, "measured": o.measured, "reference": o.reference,
-                      "relation": o.relation, **o.details} for name, o in parts.items()}
-    return Outcome(holds=holds, measured=main.measured, reference=main.reference, relation=main.relation,
-                   tolerance=main.tolerance, details=details)
 
 
 def _sgd_gradients(A, b, x):
@@ -1146,8 +1136,6 @@ def teacher_refresh(run: Run) -> Outcome:
 
     Negative control: the target 1/2 lowered to 1/4: fails as well.
     """
-    from numerics.kd import refresh_phases
-
     from fractions import Fraction
 
     from numerics.kd import refresh_phases

@@ -21,23 +21,13 @@ import numpy as np
 
 import theory.sd as tsd
 from verify._core import Outcome, Run, claim
-from verify.evidence import identity_outcome, maximize, relative_error
+from verify.evidence import combine, identity_outcome, maximize, relative_error
 
 # ----------------------------------------------------------------------------------------------
 # helpers
 # ----------------------------------------------------------------------------------------------
 
 KINDS = ("random", "eigen_min", "eigen_max", "eigen_any", "near_collapse", "extreme_kappa", "two_scales")
-
-
-def _combine(parts: dict[str, Outcome], key: str) -> Outcome:
-    """All parts must hold; the headline number is the one of ``key``."""
-    holds = all(o.holds for o in parts.values())
-    main = parts[key]
-    details = {name: {"holds": o.holds, "measured": o.measured, "reference": o.reference,
-                      "relation": o.relation, **o.details} for name, o in parts.items()}
-    return Outcome(holds=holds, measured=main.measured, reference=main.reference, relation=main.relation,
-                   tolerance=main.tolerance, details=details)
 
 
 def _spectra(rng, n: int, K: int, log10_kappa_max: float = 8.0) -> np.ndarray:
@@ -244,7 +234,7 @@ def kkt(run: Run) -> Outcome:
                                    details={"instances": len(gaps),
                                             "max_R_engine_over_R_slsqp_minus_1": max(never_worse) if never_worse else 0.0}),
     }
-    return _combine(parts, "complementary_slackness")
+    return combine(parts, "complementary_slackness")
 
 
 @claim("sd.prop1", ref="Prop. 1, Eq. (18), App. A", kind="identity",
@@ -313,7 +303,7 @@ def prop1(run: Run) -> Outcome:
         "stationarity_rbf": Outcome(holds=max(gradn) <= 1e-10, measured=max(gradn), reference=1e-10, relation="<=",
                                     tolerance=1e-10, details={"instances": len(gradn)}),
     }
-    return _combine(parts, "galerkin_spline")
+    return combine(parts, "galerkin_spline")
 
 
 def _random_psd(rng, K, log10_kappa=3.0):
@@ -419,7 +409,7 @@ def _mp_interval_ratio(z0, K, eps, dmin, dmax, c, printed, shrink) -> float:
 def _c_interval_check(run: Run, bounds_fn, shrink: float = 1.0) -> Outcome:
     from numerics.sd import spectral_rounds
 
-    worst, where, first_bad = 0.0, None, None
+    worst, first_bad = 0.0, None
     n_inst, n_mp = 0, 0
     for b in _batches(run, run.size(150, 1500), Ks=(1, 2, 3, 10, 60)):
         out = spectral_rounds(b["d"], b["z0"], 1, eps=b["eps"])
@@ -438,7 +428,7 @@ def _c_interval_check(run: Run, bounds_fn, shrink: float = 1.0) -> Outcome:
                 n_mp += 1
             n_inst += 1
             if r > worst:
-                worst, where = r, (b, i)
+                worst = r
             if r > 1 + 1e-12 and first_bad is None:
                 first_bad = {**_instance(b, i), "K": b["K"], "c_root": float(c[i]),
                              "interval": [lo, hi] if lo < 1e299 else "printed hypothesis ||z|| > sqrt(K) eps fails"}
@@ -575,7 +565,7 @@ def recursion(run: Run) -> Outcome:
              "A_diagonal": Outcome(holds=max(offdiag) <= 1e-12, measured=max(offdiag), reference=1e-12, relation="<=",
                                    tolerance=1e-12, details={}),
              "norm_decreasing": Outcome(holds=mono, measured=float(mono), reference=1.0, relation="==", details={})}
-    return _combine(parts, "engine_vs_direct")
+    return combine(parts, "engine_vs_direct")
 
 
 def _eq32_check(run: Run, corrected: bool) -> Outcome:
@@ -1535,7 +1525,7 @@ def prop6(run: Run) -> Outcome:
              "eq51_sqrt_K_eps": _eq51_check(run, "envelope_strong" if ctl else "envelope", batches),
              "monotone_in_eps": _prop6_monotone(run, -1.0 if ctl else 1.0),
              "eq149_vs_sympy": _prop6_eq149(run)}
-    out = _combine(parts, "eq51_printed")
+    out = combine(parts, "eq51_printed")
     ex = _prop6_examples()
     details = {**out.details, "worked_examples": ex,
                "counterexample": {**ex["examples"]["sqrt_K_eps_threshold_t_half"],
@@ -1586,7 +1576,7 @@ def prop6_corrected(run: Run) -> Outcome:
              "worked_examples": Outcome(holds=bool(exact_ok) and err <= 1e-12, measured=err, reference=1e-12,
                                         relation="<=", tolerance=1e-12,
                                         details={"corrected_bound_holds_exactly": bool(exact_ok), **ex})}
-    out = _combine(parts, "bound_at_integer_rounds")
+    out = combine(parts, "bound_at_integer_rounds")
     return Outcome(holds=out.holds, measured=out.measured, reference=out.reference, relation=out.relation,
                    tolerance=out.tolerance, details={**out.details, "floor_bound_not_monotone": _floor_bound_jump()})
 
@@ -1699,7 +1689,7 @@ def eps_conclusion_corrected(run: Run) -> Outcome:
                                tolerance=1e-6, details={"instances": len(lim_err) // 2}),
              "eps_zero_fixed_point": Outcome(holds=max(stat) <= 1e-10, measured=max(stat), reference=1e-10,
                                              relation="<=", tolerance=1e-10, details={"instances": len(stat)})}
-    return _combine(parts, "limits")
+    return combine(parts, "limits")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1772,7 +1762,7 @@ def sparsify(run: Run) -> Outcome:
                                                "median_share_of_dmax_entry_at_last_round": float(np.median(shares))}),
              "fixed_c_rate": Outcome(holds=max(rate_err) <= 1e-9, measured=max(rate_err), reference=1e-9,
                                      relation="<=", tolerance=1e-9, details={"instances": len(rate_err)})}
-    return _combine(parts, "strict_growth")
+    return combine(parts, "strict_growth")
 
 
 @claim("sd.early_stopping", ref="Sec. 3.4, Eq. (49)", kind="inequality",
@@ -1835,7 +1825,7 @@ def early_stopping(run: Run) -> Outcome:
                                                     details={"runs": total, "fraction": exceed / max(total, 1),
                                                              "min_relative_distance_at_matched_loss":
                                                                  min_diff if np.isfinite(min_diff) else "inf"})}
-    return _combine(parts, "self_distillation_exceeds_D")
+    return combine(parts, "self_distillation_exceeds_D")
 
 
 @claim("sd.multiclass", ref="Sec. 3.6, Eq. (52)", kind="identity",
@@ -1941,7 +1931,7 @@ def green(run: Run) -> Outcome:
                               details={"residuals": residuals, "diagonal": str(sym["diagonal"])}),
              "diagonal": Outcome(holds=diag_err <= 1e-15, measured=diag_err, reference=1e-15, relation="<=",
                                  details={})}
-    return _combine(parts, "series")
+    return combine(parts, "series")
 
 
 def _exact_pivots(points) -> list:
