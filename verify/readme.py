@@ -35,7 +35,7 @@ def errata_markdown() -> str:
         cx = json.dumps(v.details.get("counterexample"), separators=(", ", ": "))
         if len(cx) > 400:
             cx = cx[:400] + " ..."
-        rows.append(f"- **`{c.id}`** ({c.ref}): {c.statement} Observed: {v.observed} "
+        rows.append(f"- **`{c.id}`** ({c.ref}): {c.statement.rstrip('.')}. Observed: {v.observed} "
                     f"({v.measured:.4g} {v.relation} {v.reference:.4g}). Counterexample: `{cx}`. "
                     f"Correction: `{c.id}_corrected`.")
     return "\n".join(rows) if rows else "No erratum has been confirmed yet."
