@@ -166,6 +166,18 @@ def fig1(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
     return style.save(fig, out, "kd_fig1", pdf=pdf)
 
 
+def _lambda_sweep_setup(quick: bool, seed: int):
+    """Shared set-up of the lambda sweeps (Figs. 2, 5, 6): data, softmax-regression net, optimum
+    (x*, f*), epochs, student seeds, the lambda grid and the number of final epochs averaged."""
+    from numerics import nets
+
+    data = _digits(seed)
+    net = nets.Net(data.n_features, data.n_classes)
+    xs, fstar = _optimum(seed)
+    seeds = [seed * 100 + s for s in _seeds(quick, 1, 3)]
+    return data, net, xs, fstar, _epochs(quick, 10, 100), seeds, _lams(quick), _last(quick)
+
+
 # ---------------------------------------------------------------------------------------------------
 # Fig. 2 and Fig. 4: training and validation loss vs lambda, SGD and L-BFGS teachers
 
@@ -180,12 +192,7 @@ def fig2_data(*, quick: bool, seed: int = 0) -> dict:
     """
     from numerics import nets
 
-    data = _digits(seed)
-    net = nets.Net(data.n_features, data.n_classes)
-    xs, fstar = _optimum(seed)
-    epochs = _epochs(quick, 10, 100)
-    seeds = [seed * 100 + s for s in _seeds(quick, 1, 3)]
-    lams, last = _lams(quick), _last(quick)
+    data, net, xs, fstar, epochs, seeds, lams, last = _lambda_sweep_setup(quick, seed)
     teachers = {"SGD teacher": _sgd_teacher(data, net, lr=LR, epochs=epochs, seed=seed), "L-BFGS teacher": xs}
     sweeps = _grid_sweep(data, net, lams, list(teachers.values()), lr=LR, epochs=epochs, seeds=seeds,
                          record=("running", "full", "full_avg", "val"), variance_points=2 if quick else 4)
@@ -307,12 +314,7 @@ FIG5_BETTER_LBFGS_ITERS = 8  # partly trained L-BFGS teacher: better than the SG
 def fig5_data(*, quick: bool, seed: int = 0) -> dict:
     from numerics import nets
 
-    data = _digits(seed)
-    net = nets.Net(data.n_features, data.n_classes)
-    _, fstar = _optimum(seed)
-    epochs = _epochs(quick, 10, 100)
-    seeds = [seed * 100 + s for s in _seeds(quick, 1, 3)]
-    lams, last = _lams(quick), _last(quick)
+    data, net, _, fstar, epochs, seeds, lams, last = _lambda_sweep_setup(quick, seed)
     better = nets.fit_lbfgs(data, net, maxiter=FIG5_BETTER_LBFGS_ITERS)
     gap = lambda th: float(nets.cross_entropy(net, th, data.X_train, data.y_train)[0]) - fstar  # noqa: E731
     own = [_sgd_teacher(data, net, lr=lr, epochs=epochs, seed=seed) for lr in FIG5_LRS]
@@ -359,12 +361,7 @@ FIG6_DENSITIES = (1.0, 0.75, 0.5, 0.25)
 def fig6_data(*, quick: bool, seed: int = 0) -> dict:
     from numerics import nets
 
-    data = _digits(seed)
-    net = nets.Net(data.n_features, data.n_classes)
-    _, fstar = _optimum(seed)
-    epochs = _epochs(quick, 10, 100)
-    seeds = [seed * 100 + s for s in _seeds(quick, 1, 3)]
-    lams, last = _lams(quick), _last(quick)
+    data, net, _, fstar, epochs, seeds, lams, last = _lambda_sweep_setup(quick, seed)
     better = nets.fit_lbfgs(data, net, maxiter=FIG5_BETTER_LBFGS_ITERS)
     sweeps = _grid_sweep(data, net, lams, [better] * len(FIG6_DENSITIES), lr=LR, epochs=epochs, seeds=seeds,
                          density=FIG6_DENSITIES, compressor="fixed_mask")
