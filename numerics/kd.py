@@ -27,7 +27,7 @@ from numba import njit
 
 from numerics.bench import BenchCase, benchmark
 from theory._checks import require, require_finite, require_in, require_positive
-from theory.kd import least_squares_constants, pl_example_f, pl_example_grad
+from theory.kd import least_squares_constants
 
 SCHEMES = ("distill", "unbiased")
 COMPRESSORS = (None, "rand_k", "bernoulli")
@@ -388,16 +388,6 @@ def simulate_pl(x0: float, theta: float, lmbda: float, gamma: float, noise: floa
     if not np.all(np.isfinite(out)):
         raise FloatingPointError("simulate_pl: chains diverged")
     return {"f": out, "checkpoints": cps}
-
-
-def pl_f(x):
-    """Re-export of the PL example loss (theory.kd.pl_example_f)."""
-    return pl_example_f(x)
-
-
-def pl_grad(x):
-    """Re-export of the PL example gradient (theory.kd.pl_example_grad)."""
-    return pl_example_grad(x)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -251,23 +251,8 @@ def lambda_star_interval(m: TeacherMoments) -> tuple[float, float]:
 
 
 # ----------------------------------------------------------------------------------------------
-# the c each proof uses, step sizes, theorem bounds written out
+# step sizes, theorem bounds written out
 # ----------------------------------------------------------------------------------------------
-
-
-def c_theorem1(mu: float) -> float:
-    """c = mu/4 (proof of Theorem 1, N_1 in Eq. (35))."""
-    return require_positive(mu, "mu") / 4
-
-
-def c_theorem2(L: float) -> float:
-    """c = L (proof of Theorem 2, N_2 in Eq. (36))."""
-    return require_positive(L, "L")
-
-
-def c_theorem4(mu: float) -> float:
-    """c = 2 mu (proof of Theorem 4, N_3)."""
-    return 2 * require_positive(mu, "mu")
 
 
 def step_theorem1(cal_L: float, *, proof: bool = False) -> float:
