@@ -1654,7 +1654,9 @@ def eps_conclusion_corrected(run: Run) -> Outcome:
     Setting: the problems of ``sd.eps_conclusion``; limits at u0 = 1e9 and u0 = 1 + 1e-12 for 300
     random (d_min, d_j, d_k, kappa); 20 Gram matrices with ``c = 0`` for 5 rounds.
 
-    Check: bound larger at the larger eps for every problem; limits to 1e-6 relative; ``c = 0``
+    Check: bound larger at the larger eps for every problem; limits to 1e-6 relative (not a tier: the
+    limits are read at finite u0, truncation about ``1/u0 = 1e-9`` at the top and
+    ``(u0 - 1)(d_k - d_j)/d_min <= 1e-12 kappa <= 1e-8`` at the bottom; observed <= 1e-8); ``c = 0``
     labels equal ``y0`` to 1e-10 relative.  Also reported: how often the last non-collapsed round
     is sparser for the smaller eps (the trend the paper's intuition suggests; not monotone).
 
