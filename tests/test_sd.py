@@ -382,3 +382,17 @@ def test_multiplier_accurate_far_from_collapse(backend, u0):
     c = kernel_self_distillation(np.diag(d), y, 1, eps=eps, backend=backend).c[0]
     residual = np.sum(y**2 * (c / (c + d)) ** 2)
     assert abs(residual - 2 * eps) <= 1e-12 * 2 * eps
+
+
+def test_printed_calculators_equal_corrected_at_eps_one():
+    # the printed threshold sqrt(K) eps equals sqrt(K eps) exactly at eps = 1, and only there
+    for K in (1, 4, 9):
+        assert sd.collapse_threshold_printed(K, 1.0) == sd.collapse_threshold(K, 1.0) == math.sqrt(K)
+        assert sd.collapse_threshold_printed(K, 0.25) != sd.collapse_threshold(K, 0.25)
+        y = np.full(K, 1.0)                                    # ||y|| = sqrt(K): exactly at the threshold
+        assert sd.is_collapsed(y, 1.0) and not sd.is_collapsed(1.001 * y, 1.0)
+        t = np.arange(4.0)
+        for a, b in zip(sd.label_norm_bounds(7.0, t, K, 1.0, 3.0), sd.label_norm_bounds_corrected(7.0, t, K, 1.0, 3.0)):
+            assert np.allclose(a, b, rtol=1e-12, atol=0)
+        assert _rel(sd.sparsity_bound(7.0, K, 1.0, 0.5, 1.0, 2.0, 4.0),
+                    sd.sparsity_bound_corrected(7.0, K, 1.0, 0.5, 1.0, 2.0, 4.0)) <= 1e-12
