@@ -179,8 +179,9 @@ def kkt(run: Run) -> Outcome:
     penalised fit (Eq. 13) with ``lambda = 1/c > 0`` chosen so that ``MSE = eps``; ``lambda = 0`` only
     for the collapsed solution.
 
-    Setting: 60 random problems (K = 2..5, RBF / spline / random PD Gram matrices with condition
-    number <= 1e3, eps a random fraction of ``mean(y^2)``).
+    Setting: 40 random problems (200 in full mode; K = 2..5, random PD Gram matrices ``Q diag(d) Q^T``
+    with condition number <= 1e3, eps a random fraction of ``mean(y^2)``); the SLSQP comparison on
+    the first 12 (60).
 
     Check: (i) stationarity of the Lagrangian ``alpha + lambda (G alpha - y) = 0`` and complementary
     slackness ``MSE = eps``, relative 1e-10; (ii) an independent SLSQP solve of the constrained
@@ -1913,7 +1914,8 @@ def green(run: Run) -> Outcome:
     Check: SymPy residuals (4th derivative on each piece, ``g`` and ``g''`` at 0 and 1, continuity of
     ``g, g', g''`` at ``x = x'``, unit jump of ``g'''``, symmetry) all 0; numerically Eq. (57) equals the
     eigen-expansion ``sum_n 2 sin(n pi x) sin(n pi x')/(n pi)^4`` (eigenfunctions of the boundary
-    problem, 3000 terms, truncation < 3e-14) to 1e-9 relative to max |g|; ``g(x, x) = x^2 (1-x)^2/3 > 0``.
+    problem, 3000 terms, truncation < 2/(3 pi^4 3000^3) = 2.6e-13 absolute, about 1.2e-11 relative to
+    max |g| = 1/48) to 1e-9 relative to max |g|; ``g(x, x) = x^2 (1-x)^2/3 > 0``.
 
     Negative control: the first term scaled by 1.2: the series comparison must fail.
     """
