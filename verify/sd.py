@@ -1035,7 +1035,7 @@ def _prop5_instance(d, z0, eps, K, variant, trajectory=None, rng=None):
         c, n = trajectory
     T = int(math.floor((u0 - 1.0) / kappa + 1e-12))       # hypothesis t <= (u0 - 1)/kappa
     rounds = n if variant in ("sharp", "sharp_control") else min(T + 1, n)
-    collapsed_in_hyp = (T + 1 > n) and variant == "printed"
+    collapsed_in_hyp = (T + 1 > n) and variant not in ("sharp", "sharp_control")   # a round t <= t_ collapsed
     if rounds <= 0:
         return (-np.inf, collapsed_in_hyp)
     lb = _log_b(d, c[:rounds])
@@ -1093,12 +1093,12 @@ def _prop5_check(run: Run, variant: str) -> Outcome:
     details = {"instances": n_inst, "worst_log_bound_minus_log_actual": worst, "search_worst": v,
                "search_point": x.tolist(), "worst_ratio_bound_over_actual": float(math.exp(min(worst, 700))),
                "median_ratio_bound_over_actual": float(np.exp(np.median(margins))) if margins else 0.0}
-    if variant == "printed":
-        details["instances_whose_printed_range_reaches_collapsed_rounds"] = in_hyp_collapse
+    if variant not in ("sharp", "sharp_control"):
+        details["instances_whose_range_t_le_t_reaches_collapsed_rounds"] = in_hyp_collapse
     if first is not None:
         details["counterexample"] = first
-    return Outcome(holds=worst <= 1e-9, measured=float(math.exp(min(worst, 700))), reference=1.0, relation="<=",
-                   tolerance=1e-9, details=details)
+    return Outcome(holds=worst <= 1e-9 and in_hyp_collapse == 0, measured=float(math.exp(min(worst, 700))),
+                   reference=1.0, relation="<=", tolerance=1e-9, details=details)
 
 
 @claim("sd.prop5", ref="Prop. 5, Eqs. (47), (128)-(136)", kind="inequality", expected="erratum",
@@ -1110,7 +1110,8 @@ def prop5(run: Run) -> Outcome:
     Setting: exact trajectories (K = 2..60, all pairs or 60 random pairs, kappa up to 1e10,
     eigenvector labels, near collapse, eps in [1e-3, 100]) plus a Nelder-Mead search over K = 3.
 
-    Check: ``log bound - log ratio <= 1e-9`` over all pairs and admissible rounds.  Erratum: with the
+    Check: ``log bound - log ratio <= 1e-9`` over all pairs and admissible rounds, and no round
+    ``t <= t_`` collapsed (its ratio would be undefined, ``B_t = 0``).  Erratum: with the
     printed threshold the bound fails when eps > 1 (the printed u0 is then too small, the base too
     large); when eps < 1 its range of t reaches collapsed rounds (``B_t = 0``).
 
@@ -1127,7 +1128,7 @@ def prop5_corrected(run: Run) -> Outcome:
 
     Setting: as ``sd.prop5``.
 
-    Check: ``log bound - log ratio <= 1e-9``; worst and median ratio bound/actual reported (the
+    Check: ``log bound - log ratio <= 1e-9``, no round ``t <= t_`` collapsed; worst and median ratio bound/actual reported (the
     bound is attained at t = 0 when ``c_0`` sits at the lower end of Eq. 25, i.e. labels along the
     eigenvector of ``d_min``).
 
