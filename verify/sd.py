@@ -525,8 +525,9 @@ def recursion(run: Run) -> Outcome:
     """Claim: [sd, Eqs. (28)-(36)] self-distillation labels obey ``y_{t+1} = V^T A_t V y_t`` with the
     diagonal ``A_t = D (c_t I + D)^{-1}``, i.e. ``z_{t+1} = A_t z_t``; ``||z_t||`` decreases.
 
-    Setting: spline (Sec. 4), RBF and polynomial Gram matrices of random points (K = 4..8,
-    condition number < 1e6), constrained rounds (eps) until collapse and fixed-c rounds.
+    Setting: spline (Sec. 4) and RBF (K = 4..8), polynomial (K = 3..5) Gram matrices of random points
+    (condition number < 1e6); up to 8 constrained rounds (eps, stopping at collapse), or 8 fixed-c
+    rounds for every fourth problem.
 
     Check: the spectral engine (one eigendecomposition, O(K) rounds) against direct linear
     solves round by round (multipliers, labels, predictions), relative 1e-10; ``V G (cI+G)^{-1} V^T``
