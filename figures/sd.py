@@ -96,6 +96,14 @@ def _self_distill_classes(gram, Y, rounds, *, eps, gram_eval=None) -> dict:
 # Sec. 4 worked example
 
 
+
+def _digits_self_distillation(seed: int, split: int, n_train: int, label_noise: float, rounds: int, eps: float):
+    """One digits split, its RBF Gram matrices, one-vs-rest labels and the per-class self-distillation run."""
+    S = digits_split(seed, split, n_train, label_noise)
+    gram, gram_test = rbf_grams(S["X_train"], S["X_test"])
+    Y0 = one_vs_rest(S["y_train"])
+    return S, gram, gram_test, Y0, _self_distill_classes(gram, Y0, rounds, eps=eps, gram_eval=gram_test)
+
 def sec4_points(K: int = SEC4_K) -> np.ndarray:
     """Evenly spaced interior points (k - 1/2)/K, k = 1..K.
 
@@ -273,10 +281,7 @@ def digits_l2_curves(seed: int, *, n_splits: int, n_train: int, label_noise: flo
     loss = np.zeros((n_splits, rounds))
     with _one_blas_thread():
         for s in range(n_splits):
-            S = digits_split(seed, s, n_train, label_noise)
-            gram, gram_test = rbf_grams(S["X_train"], S["X_test"])
-            Y0 = one_vs_rest(S["y_train"])
-            r = _self_distill_classes(gram, Y0, rounds, eps=eps, gram_eval=gram_test)
+            S, gram, gram_test, Y0, r = _digits_self_distillation(seed, s, n_train, label_noise, rounds, eps)
             train_acc[s] = (r["train"].argmax(2) == S["y_train"]).mean(1)
             test_acc[s] = (r["eval"].argmax(2) == S["y_test"]).mean(1)
             loss[s] = ((r["train"] - Y0) ** 2).mean((1, 2))
@@ -545,10 +550,7 @@ def digits_early_stopping(seed: int, *, n_splits: int, n_train: int, label_noise
            ("sd_loss", "gd_loss", "eps_loss", "sd_test", "gd_test", "eps_test")}
     with _one_blas_thread():
         for s in range(n_splits):
-            S = digits_split(seed, s, n_train, label_noise)
-            gram, gram_test = rbf_grams(S["X_train"], S["X_test"])
-            Y0 = one_vs_rest(S["y_train"])
-            r = _self_distill_classes(gram, Y0, rounds, eps=eps, gram_eval=gram_test)
+            S, gram, gram_test, Y0, r = _digits_self_distillation(seed, s, n_train, label_noise, rounds, eps)
             T = min(T, int(r["collapsed"].min()))
             T_s = int(r["collapsed"].min())
             # the Sec. 3.4 early stopping: one eps-constrained fit per (round, class), eps = SD's class loss
