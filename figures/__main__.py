@@ -1,5 +1,5 @@
 import sys
 
-from figures.cli import main
+from kdtheory.figures.cli import main
 
 sys.exit(main())

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from verify._core import PAPERS, import_paper_modules
+from kdtheory.verify._core import PAPERS, import_paper_modules
 
 _NOT_PAPER_MODULES = {"cli", "__main__", "style"}
 
@@ -44,7 +44,7 @@ def load_all() -> None:
     """Import every paper module of ``figures`` (registering its figures)."""
     global _loaded
     if not _loaded:
-        import figures
+        import kdtheory.figures as figures
 
         import_paper_modules(figures, _NOT_PAPER_MODULES)
         _loaded = True

@@ -1,4 +1,4 @@
-"""``kdt figures`` / ``python -m figures``: list and make the papers' figures."""
+"""``kdt figures`` / ``python -m kdtheory.figures``: list and make the papers' figures."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import difflib
 import sys
 import time
 
-from figures._core import figure_specs, make_figure
+from kdtheory.figures._core import figure_specs, make_figure
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -5,7 +5,7 @@ network on MNIST. The analogues here use scikit-learn's bundled digits, pooled t
 standardised features) with 10% of the training labels replaced by random classes, so that the
 unregularised cross-entropy of softmax regression has a finite minimiser x* (the raw 64-pixel training
 set is separable: its infimum 0 is not attained, and an "optimal" L-BFGS teacher would not exist). All
-training runs go through :func:`numerics.nets.train` (SGD, minibatch 10, constant step, no momentum,
+training runs go through :func:`kdtheory.numerics.nets.train` (SGD, minibatch 10, constant step, no momentum,
 reshuffled batches as in the paper), vectorised over the lambda grid with common random numbers.
 
 * ``kd.fig1`` - ``kd.fig6``: analogues of Figs. 1-6.
@@ -31,8 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from figures import style
-from figures._core import figure
+from kdtheory.figures import style
+from kdtheory.figures._core import figure
 
 # ---------------------------------------------------------------------------------------------------
 # choices the paper leaves open or that differ from it (stated in titles/captions)
@@ -66,7 +66,7 @@ def _last(quick: bool) -> int:
 
 @lru_cache(maxsize=4)
 def _digits(seed: int):
-    from numerics import nets
+    from kdtheory.numerics import nets
 
     return nets.digits_data(seed=seed, label_noise=LABEL_NOISE)
 
@@ -74,7 +74,7 @@ def _digits(seed: int):
 @lru_cache(maxsize=4)
 def _optimum(seed: int):
     """(x*, f*) of the unregularised training CE by L-BFGS (the paper's "optimal" teacher)."""
-    from numerics import nets
+    from kdtheory.numerics import nets
 
     data = _digits(seed)
     net = nets.Net(data.n_features, data.n_classes)
@@ -88,7 +88,7 @@ def _stats(curves: np.ndarray, last: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _sgd_teacher(data, net, *, lr: float, epochs: int, seed: int) -> np.ndarray:
-    from numerics import nets
+    from kdtheory.numerics import nets
 
     return nets.train(data, net, lr=lr, batch_size=BATCH, epochs=epochs, seed=10_000 + seed).params[0]
 
@@ -100,7 +100,7 @@ def _grid_sweep(data, net, lams, teachers, *, lr, epochs, seeds, record=("runnin
     ``teachers`` (S, P), ``lr`` scalar or (S,), ``density`` None or (S,): setting s pairs teacher s with lr s
     and density s. Returns S dicts of arrays (len(lams), epochs) keyed by the recorded metrics.
     """
-    from numerics import nets
+    from kdtheory.numerics import nets
 
     S, L = len(teachers), len(lams)
     expand = lambda v: np.repeat(np.broadcast_to(np.asarray(v, float), (S,)), L)  # noqa: E731
@@ -129,7 +129,7 @@ FIG1_LR = 0.05
 
 def fig1_data(*, quick: bool, seed: int = 0) -> dict:
     """Per-epoch cosine, l2 distance and SNR between grad of (4) and (5); student starts at the teacher."""
-    from numerics import nets
+    from kdtheory.numerics import nets
 
     data = _digits(seed)
     net = nets.Net(data.n_features, data.n_classes, HIDDEN)
@@ -169,7 +169,7 @@ def fig1(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
 def _lambda_sweep_setup(quick: bool, seed: int):
     """Shared set-up of the lambda sweeps (Figs. 2, 5, 6): data, softmax-regression net, optimum
     (x*, f*), epochs, student seeds, the lambda grid and the number of final epochs averaged."""
-    from numerics import nets
+    from kdtheory.numerics import nets
 
     data = _digits(seed)
     net = nets.Net(data.n_features, data.n_classes)
@@ -190,7 +190,7 @@ def fig2_data(*, quick: bool, seed: int = 0) -> dict:
     the full-batch loss averaged over 4 iterates of each epoch (2 in quick mode), and the full-batch loss at each epoch end;
     plus the validation loss (Fig. 4).
     """
-    from numerics import nets
+    from kdtheory.numerics import nets
 
     data, net, xs, fstar, epochs, seeds, lams, last = _lambda_sweep_setup(quick, seed)
     teachers = {"SGD teacher": _sgd_teacher(data, net, lr=LR, epochs=epochs, seed=seed), "L-BFGS teacher": xs}
@@ -257,7 +257,7 @@ FIG3_LAM = 0.4  # the paper's choice
 
 
 def fig3_data(*, quick: bool, seed: int = 0) -> dict:
-    from numerics import nets
+    from kdtheory.numerics import nets
 
     data = _digits(seed)
     net = nets.Net(data.n_features, data.n_classes)
@@ -312,7 +312,7 @@ FIG5_BETTER_LBFGS_ITERS = 8  # partly trained L-BFGS teacher: better than the SG
 
 
 def fig5_data(*, quick: bool, seed: int = 0) -> dict:
-    from numerics import nets
+    from kdtheory.numerics import nets
 
     data, net, _, fstar, epochs, seeds, lams, last = _lambda_sweep_setup(quick, seed)
     better = nets.fit_lbfgs(data, net, maxiter=FIG5_BETTER_LBFGS_ITERS)
@@ -359,7 +359,7 @@ FIG6_DENSITIES = (1.0, 0.75, 0.5, 0.25)
 
 
 def fig6_data(*, quick: bool, seed: int = 0) -> dict:
-    from numerics import nets
+    from kdtheory.numerics import nets
 
     data, net, _, fstar, epochs, seeds, lams, last = _lambda_sweep_setup(quick, seed)
     better = nets.fit_lbfgs(data, net, maxiter=FIG5_BETTER_LBFGS_ITERS)
@@ -417,8 +417,8 @@ def exact_plateau_data(*, quick: bool, seed: int = 0) -> dict:
     the best expected-smoothness constant). lambda* is Eq. (14) (c = 1) and, for comparison, the minimiser
     of N(lambda) with the c = L that the proof of Theorem 2 uses.
     """
-    from numerics.kd import affine_chain, stationary_moments
-    from theory.kd import lambda_star, least_squares_constants, step_theorem1, teacher_moments
+    from kdtheory.numerics.kd import affine_chain, stationary_moments
+    from kdtheory.theory.kd import lambda_star, least_squares_constants, step_theorem1, teacher_moments
 
     A, b = least_squares_instance(seed=seed)
     consts = least_squares_constants(A, b)

@@ -12,7 +12,7 @@
   200 epochs (and ViT etc. on DTD/Flowers); here two students (K = 2, as in the paper) are
   softmax regressions or one-hidden-layer tanh MLPs trained with Algorithm 1 (plain SGD, batch
   size 1, constant step, no momentum/weight decay/schedule) on small subsets of the 8x8 digits,
-  by the Numba simulator of :mod:`numerics.rdml`.
+  by the Numba simulator of :mod:`kdtheory.numerics.rdml`.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from figures import style
-from figures._core import figure
-from theory.rdml import renyi_divergence
-from verify.rdml import FIG1_FIXED, PAPER_FIG1_ALPHAS
+from kdtheory.figures import style
+from kdtheory.figures._core import figure
+from kdtheory.theory.rdml import renyi_divergence
+from kdtheory.verify.rdml import FIG1_FIXED, PAPER_FIG1_ALPHAS
 
 # --- Section 2: Fig. 1 (analytic) ---
 
@@ -75,7 +75,7 @@ def _label(a):
 @lru_cache(maxsize=8)
 def _generalisation_runs(quick: bool, seed: int, hidden: int = 32):
     """Test loss/accuracy per epoch: independent students vs RDML for each alpha (same draws, same init)."""
-    from numerics.rdml import digits_data, simulate
+    from kdtheory.numerics.rdml import digits_data, simulate
 
     n_train = 150
     epochs = 40 if quick else 150
@@ -98,7 +98,7 @@ def fig2(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
     constant step 0.05, every epoch shown (the paper: CIFAR, deep CNNs, from epoch 50, every third epoch).
     As in the paper, alpha = 0.5 gives identical divergence losses for the two students (D_1/2 is symmetric).
     """
-    from numerics.rdml import digits_data, simulate
+    from kdtheory.numerics.rdml import digits_data, simulate
 
     n = 300
     epochs = 25 if quick else 120
@@ -126,7 +126,7 @@ def fig3(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
     variants (digits 300, digits 300 with 30 % label noise, digits 100) instead of 8 models x 7 data sets;
     short SGD runs, one seed in quick mode (ties broken towards the smaller alpha).
     """
-    from numerics.rdml import digits_data, simulate
+    from kdtheory.numerics.rdml import digits_data, simulate
 
     models = [("softmax", 1, "softmax reg."), ("mlp", 8, "MLP-8"), ("mlp", 32, "MLP-32")]
     data = [("digits", 300, 0.0), ("noisy labels", 300, 0.3), ("small (100)", 100, 0.0)]
@@ -209,7 +209,7 @@ def table1(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
     Differs from the paper: digits (150 training, 400 test) instead of CIFAR, two small models
     (MLP-32, softmax regression) instead of GoogLeNet/ResNet34/VGG16; students are not re-sorted by value.
     """
-    from numerics.rdml import digits_data, simulate
+    from kdtheory.numerics.rdml import digits_data, simulate
 
     rng = np.random.default_rng(seed)
     runs, epochs = _generalisation_runs(quick, seed)

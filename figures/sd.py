@@ -8,7 +8,7 @@
 * ``sd.spectrum`` is not in the paper: the normalised diagonal of B_t over many rounds.
 
 Every number behind a figure comes from a ``*_data`` function here (tested in tests/test_sd_figures.py);
-the self-distillation rounds themselves are computed by ``numerics.sd.kernel_self_distillation``.
+the self-distillation rounds themselves are computed by ``kdtheory.numerics.sd.kernel_self_distillation``.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from figures import style
-from figures._core import figure
+from kdtheory.figures import style
+from kdtheory.figures._core import figure
 
 # ---------------------------------------------------------------------------------------------------
 # choices the paper leaves open (stated in the captions)
@@ -36,13 +36,13 @@ DIGITS_CE_ROUNDS = 12
 
 
 # ---------------------------------------------------------------------------------------------------
-# engine adapter: every self-distillation round comes from numerics.sd
+# engine adapter: every self-distillation round comes from kdtheory.numerics.sd
 
 
 def _self_distill(gram: np.ndarray, y: np.ndarray, rounds: int, *, eps: float | None = None,
                   c: float | None = None, gram_eval: np.ndarray | None = None):
-    """One problem: ``numerics.sd.kernel_self_distillation`` (its result object, eigenvalues ascending)."""
-    from numerics.sd import kernel_self_distillation
+    """One problem: ``kdtheory.numerics.sd.kernel_self_distillation`` (its result object, eigenvalues ascending)."""
+    from kdtheory.numerics.sd import kernel_self_distillation
 
     return kernel_self_distillation(gram, y, rounds, c=c, eps=eps, gram_eval=gram_eval)
 
@@ -51,10 +51,10 @@ def _self_distill_batch(gram: np.ndarray, Y: np.ndarray, rounds: int, *, eps, gr
     """Many label vectors (columns of ``Y``) on one Gram matrix, one eps per column (or one for all).
 
     The eigendecomposition is taken once from the engine's first run; the multipliers of every
-    column come from one batched ``numerics.sd.spectral_rounds`` call, and each column's rounds are
+    column come from one batched ``kdtheory.numerics.sd.spectral_rounds`` call, and each column's rounds are
     the engine's own ``SelfDistillation`` result built from them.
     """
-    from numerics.sd import SelfDistillation, spectral_rounds
+    from kdtheory.numerics.sd import SelfDistillation, spectral_rounds
 
     eps = np.broadcast_to(np.asarray(eps, float), (Y.shape[1],))
     first = _self_distill(gram, Y[:, 0], rounds, eps=float(eps[0]), gram_eval=gram_eval)
@@ -123,7 +123,7 @@ def sec4_data(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 def fig2_data(seed: int = 0, *, n_grid: int = 401) -> dict:
     """Everything plotted in Fig. 2: Green's function curves, samples, unregularised fit, rounds."""
-    from theory.sd import gram_matrix, green_function, kernel_matrix
+    from kdtheory.theory.sd import gram_matrix, green_function, kernel_matrix
 
     x, y = sec4_data(seed)
     grid = np.linspace(0.0, 1.0, n_grid)
@@ -258,7 +258,7 @@ def digits_split(seed: int, split: int, n_train: int, label_noise: float) -> dic
 def rbf_grams(X_train: np.ndarray, X_test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """RBF Gram matrices exp(-gamma ||x - x'||^2)/K with sklearn's 'scale' width gamma = 1/(p Var X),
     divided by K as in Eq. (16)."""
-    from theory.sd import gram_matrix, kernel_matrix
+    from kdtheory.theory.sd import gram_matrix, kernel_matrix
 
     length_scale = np.sqrt(X_train.shape[1] * X_train.var() / 2.0)  # exp(-gamma r^2) = exp(-r^2 / (2 l^2))
     return (gram_matrix(X_train, "rbf", length_scale=length_scale),
@@ -652,7 +652,7 @@ def spectrum_data(seed: int = 0, *, n_train: int = 400, eps: float = SPECTRUM_EP
     plus the per-round rate d_k/d_max that pure power iteration on G would give."""
     out = {}
     x, y = sec4_data(seed)
-    from theory.sd import gram_matrix
+    from kdtheory.theory.sd import gram_matrix
 
     problems = {"sec4": (gram_matrix(x, "spline"), y)}
     with _one_blas_thread():

@@ -5,6 +5,6 @@ preallocated arrays from pre-drawn randomness, a NumPy twin that computes the
 same numbers, and a public wrapper that validates its inputs, draws with
 ``numpy.random.default_rng(seed)`` and offers ``backend="numba" | "numpy"``.
 Exact engines (linear recursions for moments, spectral updates) live here
-too. Kernels register their throughput in :mod:`numerics.bench`. This
+too. Kernels register their throughput in :mod:`kdtheory.numerics.bench`. This
 package may import ``theory`` for constants, nothing above it.
 """

@@ -63,11 +63,11 @@ def time_call(fn: Callable[[], object], *, min_seconds: float = 0.3, max_reps: i
 
 
 def run_benchmarks(paper: str | None = None) -> list[dict]:
-    import numerics
+    import kdtheory.numerics as numerics
 
     for info in pkgutil.iter_modules(numerics.__path__):
         if not info.name.startswith("_") and info.name != "bench":
-            importlib.import_module(f"numerics.{info.name}")
+            importlib.import_module(f"{numerics.__name__}.{info.name}")
     rows = []
     for bid, (p, func) in sorted(BENCHMARKS.items(), key=lambda item: PAPERS.index(item[1][0])):
         if paper not in (None, p):

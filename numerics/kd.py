@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from numerics.bench import BenchCase, benchmark
-from theory._checks import require, require_finite, require_in, require_positive
-from theory.kd import least_squares_constants
+from kdtheory.numerics.bench import BenchCase, benchmark
+from kdtheory.theory._checks import require, require_finite, require_in, require_positive
+from kdtheory.theory.kd import least_squares_constants
 
 SCHEMES = ("distill", "unbiased")
 COMPRESSORS = (None, "rand_k", "bernoulli")

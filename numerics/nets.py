@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from theory._checks import require, require_finite, require_in, require_positive
+from kdtheory.theory._checks import require, require_finite, require_in, require_positive
 
 METHODS = ("kd", "linearized", "unbiased")
 COMPRESSORS = ("fixed_mask", "randk", "bernoulli")
@@ -314,7 +314,7 @@ def loss_gradient(net: Net, params, X, y, targets=None) -> tuple[np.ndarray, np.
     X, y = _check_xy(net, X, y, "loss_gradient")
     T = _onehot(y, net.n_classes)[None]
     if targets is not None:
-        from theory._checks import require_distribution
+        from kdtheory.theory._checks import require_distribution
 
         T = require_distribution(targets, "targets", func="loss_gradient")
         require(T.shape[-2:] == (X.shape[0], net.n_classes), "targets", targets,

@@ -10,7 +10,7 @@ Two parts. Section 2 (the divergence, Eq. (3)):
 * :data:`ALPHAS_EXTREME` -- orders from 0 to inf including tiny, huge and near-1 values.
 * :func:`renyi_batch` -- ``D_alpha(P_i || Q_i)`` for many pairs times many orders:
   a Numba kernel (``prange`` over pairs, fixed-order sums) and its NumPy twin
-  (:func:`theory.rdml.renyi_divergence`), equal to 1e-12 relative on the same inputs.
+  (:func:`kdtheory.theory.rdml.renyi_divergence`), equal to 1e-12 relative on the same inputs.
 
 Section 3 and Supplement C (Algorithm 1, SGD for a cohort of K students under Rényi
 mutual learning): :func:`simulate`. Each step t and each student k draws a data point d
@@ -41,9 +41,9 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from numerics.bench import BenchCase, benchmark
-from theory._checks import require, require_distribution, require_finite, require_in, require_positive
-from theory.rdml import _H_COEF, _PHI_COEF, _SERIES_CUT, renyi_divergence
+from kdtheory.numerics.bench import BenchCase, benchmark
+from kdtheory.theory._checks import require, require_distribution, require_finite, require_in, require_positive
+from kdtheory.theory.rdml import _H_COEF, _PHI_COEF, _SERIES_CUT, renyi_divergence
 
 __all__ = [
     "ALPHAS_EXTREME", "ADVERSARIAL_KINDS", "random_pairs", "adversarial_pairs", "renyi_batch",
@@ -287,7 +287,7 @@ def renyi_batch(p, q, alphas, *, backend: str = "numba") -> np.ndarray:
     """Table ``D[i, j] = D_{alphas[j]}(P_i || Q_i)`` [rdml, Eq. (3)] for pairs ``p, q`` of shape (n, M).
 
     ``backend="numba"`` runs the compiled kernel (parallel over pairs), ``"numpy"``
-    the vectorised twin :func:`theory.rdml.renyi_divergence`; both see the same
+    the vectorised twin :func:`kdtheory.theory.rdml.renyi_divergence`; both see the same
     normalised inputs and agree to 1e-12 relative.
     """
     require(backend in ("numba", "numpy"), "backend", backend, "be 'numba' or 'numpy'")

@@ -7,7 +7,7 @@ round costs ``O(K)``:
 * the multiplier ``c_t`` (fixed, or in the paper's constrained form the unique root of the
   increasing function ``sum_k z_k^2 (c / (c + d_k))^2 = K eps``, Eq. 21) is found by a
   safeguarded Newton iteration inside the bracket of Eq. (25) with the corrected threshold
-  ``sqrt(K eps)`` (``theory.sd.c_bounds_corrected``), to machine precision;
+  ``sqrt(K eps)`` (``kdtheory.theory.sd.c_bounds_corrected``), to machine precision;
 * the labels of the next round are a diagonal rescaling ``z_{t+1} = (1 - w) A_t z_t + w z_0``,
   ``A_t = D (c_t I + D)^{-1}`` (Eqs. 30-31), ``w`` the ground-truth weight (0 in the paper).
 
@@ -16,7 +16,7 @@ function, ``c_t = inf``): the run stops there and reports the round.
 
 Public entry points: :func:`kernel_self_distillation` (one problem, everything per round),
 :func:`spectral_rounds` (many problems given directly in the eigenbasis, the hot loop of
-the adversarial searches of ``verify.sd``) and :func:`kernel_self_distillation_reference`
+the adversarial searches of ``kdtheory.verify.sd``) and :func:`kernel_self_distillation_reference`
 (direct linear solves, no eigenbasis: the reference the engine is held to).
 """
 
@@ -28,8 +28,8 @@ from functools import cached_property
 import numpy as np
 from numba import njit, prange
 
-from numerics.bench import BenchCase, benchmark
-from theory._checks import require, require_finite, require_in
+from kdtheory.numerics.bench import BenchCase, benchmark
+from kdtheory.theory._checks import require, require_finite, require_in
 
 OK, COLLAPSED, INFEASIBLE = 0, 1, 2
 _ULP = 2.220446049250313e-16
@@ -500,7 +500,7 @@ def kernel_self_distillation(gram, y, rounds: int, *, c=None, eps=None, ground_t
     r"""Self-distillation of the regularised kernel fit, exactly, in the eigenbasis of ``gram`` [sd, Eqs. (18), (26)-(36)].
 
     ``gram``: the ``K x K`` positive (semi-)definite matrix as given (the paper's ``1/K`` is the
-    caller's choice, see ``theory.sd.gram_matrix``); ``y``: labels ``(K,)``; ``rounds``: number of
+    caller's choice, see ``kdtheory.theory.sd.gram_matrix``); ``y``: labels ``(K,)``; ``rounds``: number of
     fits, round 0 on ``y`` and round ``t + 1`` on ``(1 - w) f_t + w y`` (``w = ground_truth_weight``,
     0 is the paper's process).  Exactly one of ``c`` (every round solves ``(gram + c I)^{-1}``) or
     ``eps`` (``c_t`` chosen so the mean squared error of round ``t`` against its labels equals

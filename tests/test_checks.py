@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from theory._checks import require, require_distribution, require_in
-from verify import evidence
+from kdtheory.theory._checks import require, require_distribution, require_in
+from kdtheory.verify import evidence
 
 
 def lipschitz_phi(tau):

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from verify import Run, claims
-from verify._core import REGISTRY, plain
+from kdtheory.verify import Run, claims
+from kdtheory.verify._core import REGISTRY, plain
 
 ALL = claims()
 IDS = [c.id for c in ALL]

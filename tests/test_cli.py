@@ -6,13 +6,13 @@ import sys
 
 import pytest
 
-from verify import claims
+from kdtheory.verify import claims
 
 PY = sys.executable
 
 
 def kdt(*args, check_rc=None):
-    r = subprocess.run([PY, "-c", "import sys, kdt; sys.exit(kdt.main())", *args],
+    r = subprocess.run([PY, "-c", "import sys, kdtheory.cli as k; sys.exit(k.main())", *args],
                        capture_output=True, text=True, timeout=600)
     if check_rc is not None:
         assert r.returncode == check_rc, (r.returncode, r.stdout[-2000:], r.stderr[-2000:])

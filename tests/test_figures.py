@@ -2,7 +2,7 @@
 
 import pytest
 
-from figures import figure_specs, make_figure
+from kdtheory.figures import figure_specs, make_figure
 
 SPECS = figure_specs()
 

@@ -5,9 +5,9 @@ import math
 import numpy as np
 import pytest
 
-import theory.kd as tk
-from numerics import kd as nk
-from verify.evidence import mean_ci
+import kdtheory.theory.kd as tk
+from kdtheory.numerics import kd as nk
+from kdtheory.verify.evidence import mean_ci
 
 
 def _instance(seed, n=12, d=3):
@@ -235,7 +235,7 @@ def test_theorem4_small_step_divergence_at_fixed_omega():
 def test_appA_fact28_printed_fails_distance_form_holds():
     """(28) with a fixed minimiser fails on PL functions with a solution set; with dist(x, X) it holds (mu/2 sharp);
     each half of kd.appA_corrected's negative control is detected on its own."""
-    from verify import kd as vk
+    from kdtheory.verify import kd as vk
 
     def worst(checks, k):
         v, bd = checks[k]

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from numerics import nets
-from numerics.nets import _backward, _cross_entropy, _forward, _onehot, _per_sample_grads, _softmax
+from kdtheory.numerics import nets
+from kdtheory.numerics.nets import _backward, _cross_entropy, _forward, _onehot, _per_sample_grads, _softmax
 
 
 @pytest.fixture(scope="module")
@@ -211,8 +211,8 @@ def _direct_stationary_excess(A, b, theta, lam, gamma):
 
 def test_exact_plateau_engine_matches_direct_solve():
     """The figure's engine (numerics.kd) against an independent derivation of the same linear system."""
-    from figures.kd import exact_plateau_data, least_squares_instance
-    from theory.kd import least_squares_constants, step_theorem1
+    from kdtheory.figures.kd import exact_plateau_data, least_squares_instance
+    from kdtheory.theory.kd import least_squares_constants, step_theorem1
 
     d = exact_plateau_data(quick=True, seed=0)
     A, b = least_squares_instance(seed=0)

@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.special import rel_entr
 
-from numerics.rdml import full_objective, simulate, synthetic_softmax_data
-from theory import rdml as T
-from verify import rdml as V
+from kdtheory.numerics.rdml import full_objective, simulate, synthetic_softmax_data
+from kdtheory.theory import rdml as T
+from kdtheory.verify import rdml as V
 
 # --- Section 2: the Rényi divergence ---
 
@@ -345,7 +345,7 @@ def test_value_errors_name_function_parameter_and_requirement(call, message):
 
 
 def test_numerics_value_errors():
-    from numerics.rdml import adversarial_pairs, random_pairs, renyi_batch
+    from kdtheory.numerics.rdml import adversarial_pairs, random_pairs, renyi_batch
 
     with pytest.raises(ValueError, match="renyi_batch: backend must be 'numba' or 'numpy'"):
         renyi_batch(np.eye(2), np.eye(2), [1.0], backend="torch")
@@ -361,7 +361,7 @@ def test_numerics_value_errors():
 
 
 def test_generators_are_seeded_and_valid():
-    from numerics.rdml import ADVERSARIAL_KINDS, adversarial_pairs, random_pairs
+    from kdtheory.numerics.rdml import ADVERSARIAL_KINDS, adversarial_pairs, random_pairs
 
     p1, q1 = random_pairs(50, 4, seed=7)
     p2, q2 = random_pairs(50, 4, seed=7)
@@ -379,8 +379,8 @@ def test_generators_are_seeded_and_valid():
 
 def _twin_error(p, q, alphas) -> float:
     """Largest relative difference between the Numba kernel and its NumPy twin (inf on a NaN)."""
-    from numerics.rdml import renyi_batch
-    from verify.evidence import relative_error
+    from kdtheory.numerics.rdml import renyi_batch
+    from kdtheory.verify.evidence import relative_error
 
     a = renyi_batch(p, q, alphas, backend="numba")
     b = renyi_batch(p, q, alphas, backend="numpy")
@@ -388,7 +388,7 @@ def _twin_error(p, q, alphas) -> float:
 
 
 def test_numba_kernel_equals_numpy_twin_on_generated_pairs():
-    from numerics.rdml import ALPHAS_EXTREME, adversarial_pairs, random_pairs
+    from kdtheory.numerics.rdml import ALPHAS_EXTREME, adversarial_pairs, random_pairs
 
     alphas = np.concatenate([ALPHAS_EXTREME, np.linspace(0.2, 4.0, 9)])
     for m in (2, 3, 7, 12):

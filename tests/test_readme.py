@@ -5,8 +5,8 @@ import shlex
 import subprocess
 import sys
 
-from verify import claims
-from verify.readme import ROOT
+from kdtheory.verify import claims
+from kdtheory.verify.readme import ROOT
 
 README = (ROOT / "README.md").read_text()
 
@@ -23,7 +23,7 @@ def test_two_setup_commands():
 def test_claim_table_is_generated_from_the_registry():
     table = re.search(r"<!-- claims:start -->\n(.*?)<!-- claims:end -->", README, re.S).group(1)
     listed = re.findall(r"^\| `([^`]+)`", table, re.M)
-    assert listed == [c.id for c in claims()], "run: python -m verify.readme"
+    assert listed == [c.id for c in claims()], "run: python -m kdtheory.verify.readme"
 
 
 def test_every_erratum_is_listed():
@@ -44,6 +44,6 @@ def test_cli_examples_in_readme_run():
     assert cmds, "README shows no 'kdt ... list' command"
     for cmd in cmds:
         args = shlex.split(cmd)[1:]
-        r = subprocess.run([sys.executable, "-c", "import sys, kdt; sys.exit(kdt.main())", *args],
+        r = subprocess.run([sys.executable, "-c", "import sys, kdtheory.cli as k; sys.exit(k.main())", *args],
                            capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, (cmd, r.stderr)

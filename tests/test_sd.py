@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-import theory.sd as sd
-from numerics.sd import kernel_self_distillation, kernel_self_distillation_reference, spectral_rounds
+import kdtheory.theory.sd as sd
+from kdtheory.numerics.sd import kernel_self_distillation, kernel_self_distillation_reference, spectral_rounds
 
 
 def _rel(a, b):
@@ -351,7 +351,7 @@ def test_prop6_counterexample_exact_and_through_the_engine():
 
 
 def test_prop6_floor_bound_jumps_while_envelope_increases():
-    from verify.sd import _floor_bound_jump
+    from kdtheory.verify.sd import _floor_bound_jump
 
     j = _floor_bound_jump()
     lo, hi = j["rows"]
@@ -362,8 +362,8 @@ def test_prop6_floor_bound_jumps_while_envelope_increases():
 
 
 def test_eq51_readings_through_one_check():
-    from verify import Run
-    from verify.sd import _eq51_check, _prop6_batches
+    from kdtheory.verify import Run
+    from kdtheory.verify.sd import _eq51_check, _prop6_batches
 
     run = Run("sd.prop6_corrected")
     batches = _prop6_batches(run)

@@ -7,7 +7,7 @@ import pytest
 from scipy.integrate import quad
 from scipy.linalg import expm
 
-from figures import sd
+from kdtheory.figures import sd
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,7 @@ def test_fig2_green_function_is_cubic_on_each_side_with_unit_jump_and_boundary_c
 
 def test_fig2_green_function_weak_form_and_symmetry(fig2):
     # for phi = sin(pi x), which meets the boundary conditions: int g(x, s) phi''''(x) dx = phi(s)
-    from theory.sd import green_function
+    from kdtheory.theory.sd import green_function
 
     for s in fig2["sources"]:
         val, err = quad(lambda x: float(green_function(x, s)) * np.pi**4 * np.sin(np.pi * x), 0, 1, points=[s],
@@ -56,8 +56,8 @@ def test_fig2_green_function_weak_form_and_symmetry(fig2):
 
 
 def test_fig2_fits_against_direct_solves(fig2):
-    from numerics.sd import kernel_self_distillation_reference
-    from theory.sd import kernel_matrix
+    from kdtheory.numerics.sd import kernel_self_distillation_reference
+    from kdtheory.theory.sd import kernel_matrix
 
     x, y, gram = fig2["x"], fig2["y"], fig2["gram"]
     gram_eval = kernel_matrix(fig2["grid"], x, "spline")
@@ -87,7 +87,7 @@ def test_fig2_collapses_after_round_3_as_in_the_paper(fig2):
 
 
 def test_fig3_bars_are_the_engines_B_diagonal_and_represent_the_fits(fig2):
-    from numerics.sd import kernel_self_distillation
+    from kdtheory.numerics.sd import kernel_self_distillation
 
     D = sd.fig3_data(0)
     assert D["B"].shape == (4, 11)
@@ -107,7 +107,7 @@ def test_fig3_bars_are_the_engines_B_diagonal_and_represent_the_fits(fig2):
 
 
 def test_fig4_batched_classes_equal_separate_engine_runs():
-    from numerics.sd import kernel_self_distillation
+    from kdtheory.numerics.sd import kernel_self_distillation
 
     S = sd.digits_split(3, 0, 120, 0.3)
     gram, gram_test = sd.rbf_grams(S["X_train"], S["X_test"][:50])
@@ -215,7 +215,7 @@ def test_fig2_first_round_improves_then_rounds_underfit(fig2):
     assert rms[1] < rms[0]
     assert rms[3] > rms[2] > rms[1]
     # the trapezoid RMS agrees with adaptive quadrature of the closed-form fit to 1e-4 relative (401-point grid)
-    from theory.sd import green_function
+    from kdtheory.theory.sd import green_function
 
     alpha = np.linalg.solve(fig2["gram"], fig2["interp_train"])
     f = lambda x: float(green_function(x, fig2["x"]) @ alpha) / fig2["x"].size  # noqa: E731

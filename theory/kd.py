@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from theory._checks import require, require_finite, require_in, require_positive
+from kdtheory.theory._checks import require, require_finite, require_in, require_positive
 
 # ----------------------------------------------------------------------------------------------
 # least squares: constants

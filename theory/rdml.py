@@ -41,7 +41,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from theory._checks import require, require_distribution, require_finite, require_in, require_positive
+from kdtheory.theory._checks import require, require_distribution, require_finite, require_in, require_positive
 
 __all__ = [
     # Section 2, Supplements A-B: the divergence

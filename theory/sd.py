@@ -22,7 +22,7 @@ from typing import Callable
 
 import numpy as np
 
-from theory._checks import require, require_finite, require_positive
+from kdtheory.theory._checks import require, require_finite, require_positive
 
 # ---------------------------------------------------------------------------------------------
 # Section 4: the Green's function of the second-derivative regulariser and Gram matrices
@@ -341,7 +341,7 @@ def label_norm_bounds_corrected(z0_norm: float, t, K: int, eps: float, kappa: fl
 
 
 def label_norm_bounds_sharp(z0_norm: float, t, K: int, eps: float) -> tuple[np.ndarray, np.ndarray]:
-    r"""Sharper, kappa-free bounds on ``||z_t||`` (not in the paper; proved in ``verify.sd``).
+    r"""Sharper, kappa-free bounds on ``||z_t||`` (not in the paper; proved in ``kdtheory.verify.sd``).
 
     In units of ``sqrt(K eps)``: ``u0 - t <= u_t <= sqrt(u0^2 - t)`` while no round before ``t``
     has collapsed.  Each round removes a residual of norm exactly ``sqrt(K eps)`` with a
@@ -503,7 +503,7 @@ def sparsity_bound(y0_norm: float, K: int, eps: float, d_min: float, d_j: float,
     r"""Right-hand side of Prop. 6 as printed: the Prop. 5 bound at ``t = (u0 - 1)/kappa`` [sd, Eqs. (50)-(51), (137)].
 
     ``h = (L/S)^p`` with ``L = u0 - 1 + d_min/d_j``, ``S = u0 - 1 + d_min/d_k``, ``p = 1 + (u0 - 1)/kappa``,
-    ``u0 = ||y0|| / (sqrt(K) eps)``.  Increasing in eps (Prop. 6, checked in ``verify.sd``).
+    ``u0 = ||y0|| / (sqrt(K) eps)``.  Increasing in eps (Prop. 6, checked in ``kdtheory.verify.sd``).
     """
     u0 = _u0(y0_norm, K, eps, True, "sparsity_bound")
     return _sparsity(u0, d_min, d_j, d_k, kappa, "sparsity_bound")

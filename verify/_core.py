@@ -195,7 +195,7 @@ def load_all() -> None:
     """Import every paper module of ``verify`` (registering its claims)."""
     global _loaded
     if not _loaded:
-        import verify
+        import kdtheory.verify as verify
 
         import_paper_modules(verify, _NOT_PAPER_MODULES)
         _loaded = True

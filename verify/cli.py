@@ -1,4 +1,4 @@
-"""``kdt verify`` / ``python -m verify``: list and run registered claims."""
+"""``kdt verify`` / ``python -m kdtheory.verify``: list and run registered claims."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
-from verify._core import PAPERS, Claim, Verdict, claims, run_claim
+from kdtheory.verify._core import PAPERS, Claim, Verdict, claims, run_claim
 
 
 class UsageError(Exception):

@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 import numpy as np
 from scipy import optimize, stats
 
-from verify._core import Outcome
+from kdtheory.verify._core import Outcome
 
 Z = 4.0  # standard errors in a one-sided Monte Carlo bound
 

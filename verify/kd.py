@@ -1,7 +1,7 @@
 """Claims of "Knowledge Distillation Performs Partial Variance Reduction" [kd].
 
 Least squares ``f_i(x) = 1/2 (a_i^T x - b_i)^2`` (uniform single-sample ``xi``) is the test bed on
-which every quantity has a closed form; the exact moment engine of :mod:`numerics.kd` gives
+which every quantity has a closed form; the exact moment engine of :mod:`kdtheory.numerics.kd` gives
 ``E||x^t - x*||^2`` and ``E f(x^t) - f*`` without sampling error. The nonconvex PL example
 ``x^2 + 3 sin^2 x`` with additive gradient noise is simulated by Monte Carlo (z = 4 bounds).
 """
@@ -12,9 +12,9 @@ import math
 
 import numpy as np
 
-import theory.kd as tk
-from verify._core import Outcome, Run, claim
-from verify.evidence import bound_outcome, identity_outcome, loglog_slope, maximize, mean_ci, relative_error
+import kdtheory.theory.kd as tk
+from kdtheory.verify._core import Outcome, Run, claim
+from kdtheory.verify.evidence import bound_outcome, identity_outcome, loglog_slope, maximize, mean_ci, relative_error
 
 PAPER_REF = "kd"
 
@@ -280,7 +280,7 @@ def eq7(run: Run) -> Outcome:
 
     Negative control: compare the stationary mean with the unbiased fixed point x*: must fail.
     """
-    from numerics.kd import affine_chain, moment_trajectory, stationary_moments
+    from kdtheory.numerics.kd import affine_chain, moment_trajectory, stationary_moments
 
     rng = run.rng
     e_dir, e_fix, e_mean = [], [], []
@@ -886,7 +886,7 @@ def theorem1(run: Run) -> Outcome:
 
     Negative control: the bound multiplied by 0.9: the t = 0 term makes it fail.
     """
-    from numerics.kd import affine_chain, moments_at, second_moment_radius, stationary_moments
+    from kdtheory.numerics.kd import affine_chain, moments_at, second_moment_radius, stationary_moments
 
     rng = run.rng
     fac = 0.9 if run.control else 1.0
@@ -963,7 +963,7 @@ def theorem2(run: Run) -> Outcome:
 
     Negative control: bound times 0.9: fails at t = 0 on least squares.
     """
-    from numerics.kd import affine_chain, moments_at, simulate_pl, stationary_moments
+    from kdtheory.numerics.kd import affine_chain, moments_at, simulate_pl, stationary_moments
 
     rng = run.rng
     fac = 0.9 if run.control else 1.0
@@ -1040,7 +1040,7 @@ def eq16(run: Run) -> Outcome:
 
     Negative control: drop the correction term lam grad f(theta) (i.e. run (7)): the stationary mean misses x*.
     """
-    from numerics.kd import affine_chain, stationary_moments
+    from kdtheory.numerics.kd import affine_chain, stationary_moments
 
     rng = run.rng
     errs = []
@@ -1087,7 +1087,7 @@ def theorem3(run: Run) -> Outcome:
 
     Negative control: bound times 0.9: fails at t = 0.
     """
-    from numerics.kd import affine_chain, moments_at, stationary_moments
+    from kdtheory.numerics.kd import affine_chain, moments_at, stationary_moments
 
     rng = run.rng
     fac = 0.9 if run.control else 1.0
@@ -1152,7 +1152,7 @@ def teacher_refresh(run: Run) -> Outcome:
     """
     from fractions import Fraction
 
-    from numerics.kd import refresh_phases
+    from kdtheory.numerics.kd import refresh_phases
 
     rng = run.rng
     target = 0.25 if run.control else 0.5
@@ -1211,7 +1211,7 @@ def teacher_refresh_corrected(run: Run) -> Outcome:
 
     Negative control: phases of length tau = 1 instead of ln 4/(gamma mu): the error does not halve, fails.
     """
-    from numerics.kd import refresh_phases
+    from kdtheory.numerics.kd import refresh_phases
 
     rng = run.rng
     vals, bnds, slopes = [], [], []
@@ -1250,7 +1250,7 @@ def assump4(run: Run) -> Outcome:
 
     Negative control: rand-k omega understated as 0.9 (d/k - 1): the equality check fails.
     """
-    from numerics.kd import (bernoulli_outcomes, compression_second_moment, compressor_moments, dithering_outcomes,
+    from kdtheory.numerics.kd import (bernoulli_outcomes, compression_second_moment, compressor_moments, dithering_outcomes,
                              rand_k_outcomes)
 
     rng = run.rng
@@ -1297,7 +1297,7 @@ def _compressed_instance(rng, d=None, *, scale=1.0):
 
 
 def _enum(kind, d, rng):
-    from numerics.kd import bernoulli_outcomes, rand_k_outcomes
+    from kdtheory.numerics.kd import bernoulli_outcomes, rand_k_outcomes
 
     if kind == "rand_k":
         k = int(rng.integers(1, d + 1))
@@ -1319,7 +1319,7 @@ def lemma2(run: Run) -> Outcome:
 
     Negative control: omega understated by a factor 4 in the bound: x = x* gives ratio 2, fails.
     """
-    from numerics.kd import compressor_moments
+    from kdtheory.numerics.kd import compressor_moments
 
     rng = run.rng
     vals, bnds = [], []
@@ -1456,7 +1456,7 @@ def lemma4(run: Run) -> Outcome:
 
     Negative control: rhs halved: fails as well.
     """
-    from numerics.kd import bernoulli_outcomes
+    from kdtheory.numerics.kd import bernoulli_outcomes
 
     rng = run.rng
     fac = 0.5 if run.control else 1.0
@@ -1508,7 +1508,7 @@ def lemma4_corrected(run: Run) -> Outcome:
 
     Negative control: the fixed-sample (printed) form on the counterexample: fails.
     """
-    from numerics.kd import bernoulli_outcomes
+    from kdtheory.numerics.kd import bernoulli_outcomes
 
     rng = run.rng
     vals, bnds = [], []
@@ -1572,7 +1572,7 @@ def lemma5(run: Run) -> Outcome:
 
     Negative control: mu replaced by 4 L (a wrong, too large strong-convexity constant): fails.
     """
-    from numerics.kd import bernoulli_outcomes, dithering_outcomes, rand_k_outcomes
+    from kdtheory.numerics.kd import bernoulli_outcomes, dithering_outcomes, rand_k_outcomes
 
     rng = run.rng
     vals, bnds = [], []
@@ -1636,7 +1636,7 @@ def lemma6(run: Run) -> Outcome:
 
     Negative control: rhs halved: fails as well.
     """
-    from numerics.kd import rand_k_outcomes
+    from kdtheory.numerics.kd import rand_k_outcomes
 
     rng = run.rng
     fac = 0.5 if run.control else 1.0
@@ -1684,7 +1684,7 @@ def lemma6_corrected(run: Run) -> Outcome:
     """
     rng = run.rng
     vals, bnds = [], []
-    from numerics.kd import rand_k_outcomes
+    from kdtheory.numerics.kd import rand_k_outcomes
 
     A, b = _lemma6_counterexample()
     c = tk.least_squares_constants(A, b)
@@ -1768,7 +1768,7 @@ def theorem4(run: Run) -> Outcome:
     """
     from scipy.optimize import brentq
 
-    from numerics.kd import affine_chain, moments_at, second_moment_radius, stationary_moments
+    from kdtheory.numerics.kd import affine_chain, moments_at, second_moment_radius, stationary_moments
 
     rng = run.rng
     cs = [1 / 300, 1 / 128, 1 / 16, 1.0]
@@ -1860,7 +1860,7 @@ def theorem4_corrected(run: Run) -> Outcome:
     Negative control: omega = cal_L/mu (Sec. 7's reading), far above omega_max: the exact second moment diverges
     and exceeds the bound.
     """
-    from numerics.kd import affine_chain, moments_at, stationary_moments
+    from kdtheory.numerics.kd import affine_chain, moments_at, stationary_moments
 
     rng = run.rng
     vals, bnds, st_ratio = [], [], []
@@ -1934,7 +1934,7 @@ def sec7_omega(run: Run) -> Outcome:
 
     Negative control: C = 10: fails as well.
     """
-    from numerics.kd import affine_chain, second_moment_radius
+    from kdtheory.numerics.kd import affine_chain, second_moment_radius
 
     rng = run.rng
     Cs = [10.0] if run.control else [1.0, 0.1, 0.01]
@@ -1978,7 +1978,7 @@ def sec7_omega_corrected(run: Run) -> Outcome:
     """
     import sympy as sp
 
-    from numerics.kd import affine_chain, second_moment_radius
+    from kdtheory.numerics.kd import affine_chain, second_moment_radius
 
     rng = run.rng
     expr, syms = tk.derive_theorem4_omega()

@@ -10,7 +10,7 @@ L-Lipschitz, H-smooth, >= tau), so each is tested on five model families that sa
 it with exactly known or certified constants, not only on softmax regression:
 
 * ``softmax``  softmax regression ``softmax(W x)``, ``||x|| = R``, domain ``p >= tau``; L exact,
-  H by multi-start search, V exact (:func:`theory.rdml.softmax_regression_constants`);
+  H by multi-start search, V exact (:func:`kdtheory.theory.rdml.softmax_regression_constants`);
 * ``linear``   probabilities affine in theta on a box (``p = p0 + A theta``); L, tau exact, H = 0;
 * ``mixture``  a mixture of softmax regression with the uniform law, ``eps + (1 - M eps) softmax(W x)``;
 * ``sine``     two classes, ``p_1 = tau + (1 - 2 tau)(1 + sin(w.theta + b))/2`` on all of R^P; L, H, tau exact;
@@ -18,7 +18,7 @@ it with exactly known or certified constants, not only on softmax regression:
   tau, L, H certified upper bounds.
 
 Peers are students too, so peer laws range over the same set ``{q : q >= tau}``. The
-search is random (batches) plus :func:`verify.evidence.maximize` from the worst random
+search is random (batches) plus :func:`kdtheory.verify.evidence.maximize` from the worst random
 instances, over parameters, peer laws and data points, for alpha in a grid covering
 alpha < 1, alpha = 1 and large alpha. Numerics (the Algorithm 1 simulator) is imported
 inside the claims that run it.
@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory import rdml as T
-from verify._core import Outcome, Run, claim
-from verify.evidence import identity_outcome, loglog_slope, maximize, mean_ci, relative_error
+from kdtheory.theory import rdml as T
+from kdtheory.verify._core import Outcome, Run, claim
+from kdtheory.verify.evidence import identity_outcome, loglog_slope, maximize, mean_ci, relative_error
 
 # --- Section 2, Fig. 1 and Supplements A-B: the Rényi divergence and the DML loss ---
 
@@ -46,7 +46,7 @@ def _f(x) -> float | str:
 
 def _pair_batches(run: Run, n_random: int, n_adversarial: int, ms=(2, 3, 5)):
     """Random Dirichlet and adversarial pairs for several class counts: list of (p, q, label)."""
-    from numerics.rdml import adversarial_pairs, random_pairs
+    from kdtheory.numerics.rdml import adversarial_pairs, random_pairs
 
     seed = int(run.rng.integers(2**31))
     out = []
@@ -560,7 +560,7 @@ def _product(dists: list[np.ndarray]) -> np.ndarray:
 def _finite_additivity(run: Run, orders: np.ndarray, mean: bool) -> dict:
     """Finite products: the divergence of the enumerated product vs the sum (or, for a negative control,
     the mean) of the factor divergences, on random and adversarial factors; returns the worst error."""
-    from numerics.rdml import adversarial_pairs, random_pairs
+    from kdtheory.numerics.rdml import adversarial_pairs, random_pairs
 
     rng = run.rng
     lhs, rhs = [], []
@@ -1872,7 +1872,7 @@ def lemma1_corrected(run: Run) -> Outcome:
 
     Negative control: phi scaled by 0.2 (and sigma_tilde^2 dropped is not needed); must fail.
     """
-    from numerics.rdml import simulate, synthetic_softmax_data
+    from kdtheory.numerics.rdml import simulate, synthetic_softmax_data
 
     rng = run.rng
     alphas = run.size((0.1, 0.5, 1.0, 5.0), ALPHAS_FULL)
@@ -2002,7 +2002,7 @@ def eq_c17_c19(run: Run) -> Outcome:
     Algorithm 1 runs (softmax regression, K = 2), alpha in a grid with alpha < 1, = 1 and up to 50.
 
     Check: identity tier: |Psi - (-log phi_tilde)| <= 1e-10 relative to max(|Psi|, D(q||p_t), D(q||p_{t+1}))
-    (Psi is computed as a difference of two divergences from theory.rdml.renyi_divergence, each a log-sum-exp
+    (Psi is computed as a difference of two divergences from kdtheory.theory.rdml.renyi_divergence, each a log-sum-exp
     carrying a few ulp; observed worst 9.7e-13 over seeds 0-2 in quick mode, so 1e-10 sits between the
     1e-12 and 1e-9 tiers for the cancellation of the difference, still far below the control's error);
     and the brackets min phi <= phi_tilde <= max phi, min phi <= 1 <= max phi (to 1e-12) on every instance.
@@ -2010,7 +2010,7 @@ def eq_c17_c19(run: Run) -> Outcome:
     Negative control: phi_tilde taken under the tilted law of (q, p_t) instead of (q, p_{t+1}); the identity
     must fail.
     """
-    from numerics.rdml import model_probs, simulate, synthetic_softmax_data
+    from kdtheory.numerics.rdml import model_probs, simulate, synthetic_softmax_data
 
     rng = run.rng
     alphas = run.size((0.1, 0.5, 1.0, 2.0, 50.0), ALPHAS_FULL)
@@ -2067,7 +2067,7 @@ def eq_c17_c19(run: Run) -> Outcome:
 
 def _rate_runs(run: Run, *, same_start: bool, Ts, seeds, alpha=1.5, K=2):
     """E[min_t ||grad L_k||^2] over seeds for each T with eta_t = eta/sqrt(T), eta = 1/W (valid constants)."""
-    from numerics.rdml import simulate, synthetic_softmax_data
+    from kdtheory.numerics.rdml import simulate, synthetic_softmax_data
 
     R, M = 1.0, 3
     X, y, _ = synthetic_softmax_data(40, 3, M, seed=7, radius=R, teacher_scale=0.7)

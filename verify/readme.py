@@ -1,4 +1,4 @@
-"""Regenerate the generated parts of README.md: ``python -m verify.readme [--check]``.
+"""Regenerate the generated parts of README.md: ``python -m kdtheory.verify.readme [--check]``.
 
 The claim table comes from the registry; the errata list runs each erratum
 claim (quick mode, seed 0) and quotes its counterexample; the gallery lists
@@ -13,8 +13,8 @@ import re
 import sys
 from pathlib import Path
 
-from verify._core import claims
-from verify.cli import markdown_claims
+from kdtheory.verify._core import claims
+from kdtheory.verify.cli import markdown_claims
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     new = render(old)
     if "--check" in argv:
         if new != old:
-            print("README.md is out of date: run python -m verify.readme", file=sys.stderr)
+            print("README.md is out of date: run python -m kdtheory.verify.readme", file=sys.stderr)
             return 1
         return 0
     path.write_text(new)

@@ -1,7 +1,7 @@
 """Claims of "Self-Distillation Amplifies Regularization in Hilbert Space" [sd].
 
 Everything is exact: the regularised fit and every self-distillation round are diagonal in the
-eigenbasis of the Gram matrix (``numerics.sd``), so bounds are tested on the exact trajectories
+eigenbasis of the Gram matrix (``kdtheory.numerics.sd``), so bounds are tested on the exact trajectories
 of many instances at once: random spectra and labels, labels along one eigenvector, extreme
 condition numbers (up to 1e8), labels just above the collapse threshold, K from 1 to 60, plus
 optimiser-searched worst cases (``evidence.maximize``).
@@ -19,9 +19,9 @@ import math
 
 import numpy as np
 
-import theory.sd as tsd
-from verify._core import Outcome, Run, claim
-from verify.evidence import combine, identity_outcome, maximize, relative_error
+import kdtheory.theory.sd as tsd
+from kdtheory.verify._core import Outcome, Run, claim
+from kdtheory.verify.evidence import combine, identity_outcome, maximize, relative_error
 
 # ----------------------------------------------------------------------------------------------
 # helpers
@@ -76,7 +76,7 @@ def _batches(run: Run, n_per: int, Ks=(1, 2, 3, 5, 10, 60), **kw) -> list[dict]:
 
 def _trajectories(b: dict, rounds: int | None = None) -> dict:
     """Run the constrained process to collapse; adds c (n, R), norms u_t (n, R+1), n_done."""
-    from numerics.sd import spectral_rounds
+    from kdtheory.numerics.sd import spectral_rounds
 
     R = rounds if rounds is not None else int(math.ceil(float(np.max(b["u0"])) ** 2)) + 2
     out = spectral_rounds(b["d"], b["z0"], R, eps=b["eps"])
@@ -97,7 +97,7 @@ def _instance(inst: dict, i: int) -> dict:
 
 def _collapse_check(run: Run, threshold) -> Outcome:
     """Classify labels by a threshold on ||y|| and compare with the exact constrained solution."""
-    from numerics.sd import spectral_rounds
+    from kdtheory.numerics.sd import spectral_rounds
 
     rng = run.rng
     rows, wrong, first = 0, 0, None
@@ -192,7 +192,7 @@ def kkt(run: Run) -> Outcome:
     """
     from scipy.optimize import minimize
 
-    from numerics.sd import kernel_self_distillation
+    from kdtheory.numerics.sd import kernel_self_distillation
 
     rng = run.rng
     n = run.size(40, 200)
@@ -409,7 +409,7 @@ def _mp_interval_ratio(z0, K, eps, dmin, dmax, c, printed, shrink) -> float:
 
 
 def _c_interval_check(run: Run, bounds_fn, shrink: float = 1.0) -> Outcome:
-    from numerics.sd import spectral_rounds
+    from kdtheory.numerics.sd import spectral_rounds
 
     worst, first_bad = 0.0, None
     n_inst, n_mp = 0, 0
@@ -535,7 +535,7 @@ def recursion(run: Run) -> Outcome:
 
     Negative control: the engine's multipliers shifted by one round (``c_{t+1}`` used at round t): must fail.
     """
-    from numerics.sd import kernel_self_distillation, kernel_self_distillation_reference
+    from kdtheory.numerics.sd import kernel_self_distillation, kernel_self_distillation_reference
 
     rng = run.rng
     errs, offdiag, mono = [], [], True
@@ -572,7 +572,7 @@ def recursion(run: Run) -> Outcome:
 
 
 def _eq32_check(run: Run, corrected: bool) -> Outcome:
-    from numerics.sd import kernel_self_distillation_reference
+    from kdtheory.numerics.sd import kernel_self_distillation_reference
 
     rng = run.rng
     errs, first = [], None
@@ -665,7 +665,7 @@ def _prop3_bounds(u0: float, kappa: float, t: np.ndarray, variant: str) -> tuple
 
 def _prop3_search(run: Run, variant: str):
     """Nelder-Mead over K = 3 instances: worst max(lower/actual, actual/upper) over rounds with u_t > 1e-6 u0."""
-    from numerics.sd import spectral_rounds
+    from kdtheory.numerics.sd import spectral_rounds
 
     printed = variant == "printed"
 
@@ -1018,7 +1018,7 @@ def _pairs(K: int, rng, cap: int = 60) -> list[tuple[int, int]]:
 
 def _prop5_instance(d, z0, eps, K, variant, trajectory=None, rng=None):
     """Worst log(bound) - log(actual ratio) over pairs d_k > d_j and admissible rounds (<= 0 means it holds)."""
-    from numerics.sd import spectral_rounds
+    from kdtheory.numerics.sd import spectral_rounds
 
     printed = variant == "printed"
     thr = math.sqrt(K) * eps if printed else math.sqrt(K * eps)
@@ -1222,7 +1222,7 @@ def _eq51_batch(b: dict, variant: str, rng) -> dict:
     bound is close to 1).  Rounds that the variant checks but which have collapsed (B_t = 0, the
     ratio is undefined) are counted.
     """
-    from numerics.sd import spectral_rounds
+    from kdtheory.numerics.sd import spectral_rounds
 
     printed, which, expo = EQ51_VARIANTS[variant]
     K = b["K"]
@@ -1341,13 +1341,13 @@ def _eq51_check(run: Run, variant: str, batches: list[dict] | None = None) -> Ou
 
 
 def _prop6_examples() -> dict:
-    """The worked examples of Eq. (51), exact (SymPy) and through ``numerics.sd.kernel_self_distillation``.
+    """The worked examples of Eq. (51), exact (SymPy) and through ``kdtheory.numerics.sd.kernel_self_distillation``.
 
     K = 2, G = W diag(1, 4) W^T (W a rotation by 0.3), y along the eigenvector of d_min = 1, so
     ``c_t = d_min/(u_t - 1)`` and ``u_{t+1} = u_t - 1`` exactly (u in units of sqrt(K eps)).
     """
     import sympy as sp
-    from numerics.sd import kernel_self_distillation
+    from kdtheory.numerics.sd import kernel_self_distillation
 
     W = np.array([[math.cos(0.3), -math.sin(0.3)], [math.sin(0.3), math.cos(0.3)]])
 
@@ -1502,7 +1502,7 @@ def prop6(run: Run) -> Outcome:
     ``B_t`` exists for integer t only and Prop. 4 guarantees rounds up to ``floor(t_)``, so the
     inequality is read at round ``floor(t_)``, where Prop. 5 gives only the exponent ``1 + floor(t_)``.
 
-    Setting: exact trajectories (``numerics.sd``) of the module's batches (K = 2..60, random,
+    Setting: exact trajectories (``kdtheory.numerics.sd``) of the module's batches (K = 2..60, random,
     eigenvector labels, near collapse, kappa up to 1e10, eps in [1e-3, 100]), plus ``t_`` placed just
     below / above an integer (kappa up to 30; u0 <= 300 throughout, where the engine's c_t is
     accurate to ~u0^2 ulp), ``u0`` just above ``m + 1`` with kappa <= 2, and a
@@ -1587,7 +1587,7 @@ def prop6_corrected(run: Run) -> Outcome:
 
 def _eps_pairs(run: Run, n: int):
     """Instances with two tolerances eps_small < eps_large: guaranteed-round bound and actual ratio at t_."""
-    from numerics.sd import spectral_rounds
+    from kdtheory.numerics.sd import spectral_rounds
 
     rng = run.rng
     rows = []
@@ -1665,7 +1665,7 @@ def eps_conclusion_corrected(run: Run) -> Outcome:
 
     Negative control: the two limits swapped: must fail.
     """
-    from numerics.sd import kernel_self_distillation
+    from kdtheory.numerics.sd import kernel_self_distillation
 
     rows = _eps_pairs(run, run.size(150, 1000))
     inc = all(r["large_eps"]["bound_eq50"] >= r["small_eps"]["bound_eq50"] for r in rows)
@@ -1723,7 +1723,7 @@ def sparsify(run: Run) -> Outcome:
 
     Negative control: pairs ordered the wrong way (d_k < d_j): must fail.
     """
-    from numerics.sd import spectral_rounds
+    from kdtheory.numerics.sd import spectral_rounds
 
     min_factor, shares, n_inst = np.inf, [], 0
     for tr in _run_batches(run, run.size(60, 400), Ks=(2, 3, 10, 60)):
@@ -1851,7 +1851,7 @@ def multiclass(run: Run) -> Outcome:
 
     Negative control: per-class fits all using one shared c (mean of the c_q): must fail.
     """
-    from numerics.sd import kernel_self_distillation
+    from kdtheory.numerics.sd import kernel_self_distillation
 
     rng = run.rng
     errs, distinct = [], 0

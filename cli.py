@@ -14,11 +14,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if argv else 2
     command, rest = argv[0], argv[1:]
     if command == "verify":
-        from verify.cli import main as run
+        from kdtheory.verify.cli import main as run
     elif command == "figures":
-        from figures.cli import main as run
+        from kdtheory.figures.cli import main as run
     elif command == "bench":
-        from numerics.bench import main as run
+        from kdtheory.numerics.bench import main as run
     else:
         print(f"kdt: error: unknown command {command!r}; {USAGE}", file=sys.stderr)
         return 2
