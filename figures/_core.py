@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from kdtheory.verify._core import PAPERS, import_paper_modules
+from kdtheory.verify._core import PAPERS, load_paper_modules
 
-_NOT_PAPER_MODULES = {"cli", "__main__", "style"}
+__all__ = ["FIGURES", "FigureSpec", "figure", "figure_specs", "make_figure", "load_all"]
 
 
 @dataclass(frozen=True)
@@ -37,17 +37,9 @@ def figure(id: str, *, title: str) -> Callable:
     return register
 
 
-_loaded = False
-
-
 def load_all() -> None:
-    """Import every paper module of ``figures`` (registering its figures)."""
-    global _loaded
-    if not _loaded:
-        import kdtheory.figures as figures
-
-        import_paper_modules(figures, _NOT_PAPER_MODULES)
-        _loaded = True
+    """Import every paper module of ``kdtheory.figures`` (registering its figures)."""
+    load_paper_modules(__name__.rpartition(".")[0])
 
 
 def figure_specs(paper: str | None = None) -> list[FigureSpec]:

@@ -17,7 +17,9 @@ KINDS = ("identity", "inequality", "rate", "probability", "symbolic")
 EXPECTED = ("holds", "erratum")
 MODES = ("quick", "full")
 PAPERS = ("rdml", "kd", "sd", "sot", "air")
-_NOT_PAPER_MODULES = {"cli", "__main__", "evidence", "readme"}
+
+__all__ = ["KINDS", "EXPECTED", "MODES", "PAPERS", "plain", "Outcome", "Verdict", "Run", "Claim", "REGISTRY",
+           "claim", "load_paper_modules", "load_all", "claims", "get_claim", "run_claim"]
 
 
 def plain(value: Any, where: str = "details") -> Any:
@@ -63,6 +65,7 @@ class Outcome:
     relation: str
     tolerance: float = 0.0
     details: dict = field(default_factory=dict)
+    decided_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,7 @@ class Verdict:
     seed: int
     mode: str
     seconds: float
+    decided_by: str = ""
 
     def to_dict(self) -> dict:
         return plain(asdict(self), "verdict")
@@ -101,13 +105,21 @@ class Run:
     whether it runs alone, in a batch or in a worker process. ``control``
     asks for the claim's negative control: the same check on a perturbed
     statement (bound scaled down, hypothesis violated, wrong constant) that
-    must come out "fails".
+    must come out "fails". ``positive`` asks an erratum claim for its positive
+    control: the same check on a true neighbour of the printed statement (the
+    corrected constant, the hypotheses where it holds) that must come out
+    "holds", so that a check which always says "fails" is caught.
     """
 
     id: str
     mode: str = "quick"
     seed: int = 0
     control: bool = False
+    positive: bool = False
+
+    def __post_init__(self) -> None:
+        if self.control and self.positive:
+            raise ValueError("Run: control and positive are exclusive (one control per run)")
 
     @property
     def quick(self) -> bool:
@@ -119,8 +131,9 @@ class Run:
 
     @property
     def rng(self) -> np.random.Generator:
-        """A fresh generator seeded from ``(seed, crc32(id), control)``."""
-        return np.random.default_rng([self.seed, zlib.crc32(self.id.encode()), int(self.control)])
+        """A fresh generator seeded from ``(seed, crc32(id), control)`` (a positive control adds a word)."""
+        words = [self.seed, zlib.crc32(self.id.encode()), int(self.control)] + ([2] if self.positive else [])
+        return np.random.default_rng(words)
 
 
 @dataclass(frozen=True)
@@ -139,13 +152,15 @@ class Claim:
     def doc(self) -> str:
         return (self.func.__doc__ or "").strip()
 
-    def run(self, mode: str = "quick", seed: int = 0, control: bool = False) -> Verdict:
+    def run(self, mode: str = "quick", seed: int = 0, control: bool = False, positive: bool = False) -> Verdict:
         if mode not in MODES:
             raise ValueError(f"run_claim: mode must be one of {MODES}, got {mode!r}")
         if not (isinstance(seed, (int, np.integer)) and seed >= 0):
             raise ValueError(f"run_claim: seed must be a non-negative integer, got {seed!r}")
         start = time.perf_counter()
-        out = self.func(Run(self.id, mode, int(seed), control))
+        if positive and self.expected != "erratum":
+            raise ValueError(f"run_claim: a positive control exists for errata only; {self.id} is expected to hold")
+        out = self.func(Run(self.id, mode, int(seed), control, positive))
         if not isinstance(out, Outcome):
             raise TypeError(f"claim {self.id} returned {type(out).__name__}, expected Outcome")
         seconds = time.perf_counter() - start
@@ -156,6 +171,7 @@ class Claim:
             measured=plain(out.measured, "measured"), reference=plain(out.reference, "reference"),
             relation=out.relation, tolerance=plain(out.tolerance, "tolerance"),
             details=plain(out.details), seed=int(seed), mode=mode, seconds=round(seconds, 4),
+            decided_by=out.decided_by,
         )
 
 
@@ -181,24 +197,28 @@ def claim(id: str, *, ref: str, statement: str, kind: str, expected: str = "hold
     return register
 
 
-def import_paper_modules(package, skip: set[str]) -> None:
-    """Import every public submodule of ``package`` not named in ``skip`` (each registers itself)."""
-    for info in pkgutil.iter_modules(package.__path__):
-        if not info.name.startswith("_") and info.name not in skip:
-            importlib.import_module(f"{package.__name__}.{info.name}")
+_LOADED: set[str] = set()
 
 
-_loaded = False
+def load_paper_modules(package: str) -> None:
+    """Import, once, every paper module ``<package>.<paper>`` (each registers its claims or figures).
+
+    Only the five paper names are imported (a module or a package split by sections), so the
+    registries of claims and figures are filled by one loader and nothing else is imported.
+    """
+    if package in _LOADED:
+        return
+    base = importlib.import_module(package)
+    present = {info.name for info in pkgutil.iter_modules(base.__path__)}
+    for paper in PAPERS:
+        if paper in present:
+            importlib.import_module(f"{package}.{paper}")
+    _LOADED.add(package)
 
 
 def load_all() -> None:
-    """Import every paper module of ``verify`` (registering its claims)."""
-    global _loaded
-    if not _loaded:
-        import kdtheory.verify as verify
-
-        import_paper_modules(verify, _NOT_PAPER_MODULES)
-        _loaded = True
+    """Import every paper module of ``kdtheory.verify`` (registering its claims)."""
+    load_paper_modules(__name__.rpartition(".")[0])
 
 
 def _order(c: Claim) -> tuple:
@@ -220,6 +240,6 @@ def get_claim(id: str) -> Claim:
     return REGISTRY[id]
 
 
-def run_claim(id: str, mode: str = "quick", seed: int = 0, control: bool = False) -> Verdict:
+def run_claim(id: str, mode: str = "quick", seed: int = 0, control: bool = False, positive: bool = False) -> Verdict:
     """Run one claim by id (importable and picklable for worker processes)."""
-    return get_claim(id).run(mode=mode, seed=seed, control=control)
+    return get_claim(id).run(mode=mode, seed=seed, control=control, positive=positive)

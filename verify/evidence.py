@@ -1,25 +1,82 @@
 """Standards of evidence shared by every paper module (DESIGN.md, "How a claim is checked").
 
-Small, exact building blocks: worst ratio of a bound, relative error of an
-identity, one-sided Monte Carlo confidence bounds, Clopper-Pearson intervals,
-log-log slopes with standard errors, and a multi-start optimiser that hunts
-for the worst instance of an inequality.
+Small, exact building blocks, each returning an :class:`~kdtheory.verify._core.Outcome` or the
+numbers one is made of:
+
+* **tolerance tiers** (:data:`EXACT`, :data:`IDENTITY`, :data:`QUADRATURE`): a relative
+  tolerance from a rounding model, ``units * max(1, cond) * eps``, where ``cond`` is the
+  condition number of the computation actually performed (a solve, an eigenproblem, a sum
+  that cancels: :func:`cancellation`);
+* **identities** (:func:`identity_outcome`) and **deterministic inequalities**
+  (:func:`bound_outcome`), with **near-boundary certification**: an identity just outside its
+  tier, or a ratio measured/bound in ``(1, 1 + CERTIFY_BAND]``, is recomputed by a
+  claim-supplied evaluator in extended precision (mpmath, :data:`DPS` digits, or exact
+  rationals) before it counts; without an evaluator it counts as a failure;
+* **certificates** for counterexamples (:func:`certificate`), the extended-precision record
+  every erratum's headline carries in ``details["certificate"]``;
+* **statistics**: one-sided Monte Carlo bounds (:func:`mean_ci`, :func:`mean_bound_outcome`),
+  Clopper-Pearson intervals (:func:`clopper_pearson`, :func:`probability_outcome`), log-log
+  slopes with standard errors (:func:`loglog_slope`);
+* :func:`combine` (several sub-checks, the deciding one shown) and :func:`maximize`
+  (multi-start search for the worst instance).
+
+SciPy and mpmath are imported inside the functions that use them, so importing a claim
+module (``kdt verify list``) stays cheap.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any, Callable, Sequence
 
 import numpy as np
-from scipy import optimize, stats
 
 from kdtheory.verify._core import Outcome
 
+__all__ = [
+    "EPS", "Z", "DPS", "CERTIFY_BAND", "Tier", "EXACT", "IDENTITY", "QUADRATURE", "TIERS",
+    "relative_error", "cancellation", "identity_outcome", "bound_outcome", "certificate", "combine",
+    "mean_ci", "mean_bound_outcome", "clopper_pearson", "probability_outcome", "loglog_slope",
+    "maximize",
+]
+
+EPS = float(np.finfo(float).eps)
 Z = 4.0  # standard errors in a one-sided Monte Carlo bound
+DPS = 50  # decimal digits of the extended-precision re-evaluation
+CERTIFY_BAND = 1e-6  # a ratio in (1, 1 + CERTIFY_BAND] is certified before it counts
+
+
+@dataclass(frozen=True)
+class Tier:
+    """A tolerance tier: the relative error allowed is ``units * max(1, cond) * EPS``.
+
+    ``units`` counts the roundings a computation of this kind accumulates (a handful for
+    bitwise twins and exact rationals converted to floats; hundreds to thousands for two
+    closed forms evaluated along different paths); ``cond`` is the condition number of the
+    instance (of the linear solve or eigenproblem performed, or :func:`cancellation` of a sum).
+    """
+
+    name: str
+    units: float
+
+    def rtol(self, cond: Any = 1.0) -> Any:
+        """Relative tolerance for an instance of condition number ``cond`` (scalar or array)."""
+        c = np.maximum(1.0, np.asarray(cond, dtype=float))
+        if np.any(np.isnan(c)):
+            raise ValueError(f"Tier.rtol: cond must not be NaN, got {cond!r}")
+        out = self.units * c * EPS
+        return float(out) if out.ndim == 0 else out
+
+
+EXACT = Tier("exact", 16)  # 3.6e-15 at cond 1: a few roundings (twins, exact values rounded once)
+IDENTITY = Tier("identity", 4096)  # 9.1e-13 at cond 1: two closed forms along different paths
+QUADRATURE = Tier("quadrature", 2 ** 22)  # 9.3e-10 at cond 1: quadrature / truncated series / iterative solve
+TIERS = {t.name: t for t in (EXACT, IDENTITY, QUADRATURE)}
 
 
 def relative_error(a, b, *, floor: float = 1e-300) -> np.ndarray:
-    """Elementwise |a - b| / max(|a|, |b|, floor); equal infinities count as 0."""
+    """Elementwise |a - b| / max(|a|, |b|, floor); equal infinities count as 0, NaN as inf."""
     a = np.asarray(a, dtype=float)
     b = np.asarray(b, dtype=float)
     both_inf = np.isinf(a) & np.isinf(b) & (np.sign(a) == np.sign(b))
@@ -29,22 +86,152 @@ def relative_error(a, b, *, floor: float = 1e-300) -> np.ndarray:
     return np.where(np.isnan(err), np.inf, err)
 
 
-def identity_outcome(lhs, rhs, *, rtol: float = 1e-10, details: dict | None = None) -> Outcome:
-    """Both sides agree to relative ``rtol`` on every instance: max relative error <= rtol."""
-    err = relative_error(lhs, rhs)
-    worst = int(np.argmax(err)) if err.size else 0
-    e = float(err.flat[worst]) if err.size else 0.0
-    d = {"instances": int(err.size), "max_rel_error": e if np.isfinite(e) else "inf",
-         "worst_index": worst}
+def cancellation(terms, *, axis: int = -1) -> np.ndarray:
+    """Condition number of a sum: ``sum |t| / |sum t|`` along ``axis`` (>= 1; inf for an exact zero)."""
+    t = np.asarray(terms, dtype=float)
+    num = np.abs(t).sum(axis=axis)
+    den = np.abs(t.sum(axis=axis))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c = np.where(num == 0, 1.0, num / den)
+    return np.maximum(1.0, c)
+
+
+def _mp():
+    import mpmath
+
+    return mpmath
+
+
+def _exact_or_mp(x: Any) -> tuple[Any, str]:
+    """Normalise a certificate number: Fraction/SymPy rational stays exact, otherwise mpmath."""
+    if isinstance(x, (Fraction, int)):
+        return Fraction(x), "exact"
+    try:  # SymPy numbers without importing SymPy when the caller does not use it
+        import sympy
+
+        if isinstance(x, sympy.Basic):
+            if x.is_Rational:
+                return Fraction(int(x.p), int(x.q)), "exact"
+            return _mp().mpf(str(x.evalf(DPS + 10))), "mpmath"
+    except ImportError:  # pragma: no cover
+        pass
+    mp = _mp()
+    return (x if isinstance(x, mp.mpf) else mp.mpf(x)), "mpmath"
+
+
+def _show(x: Any) -> str:
+    if isinstance(x, Fraction):
+        return str(x) if x.denominator < 10 ** 12 else _mp().nstr(_mp().mpf(x.numerator) / x.denominator, 20)
+    return _mp().nstr(x, 20)
+
+
+def certificate(lhs: Any, rhs: Any, relation: str, *, dps: int = DPS, what: str = "") -> dict:
+    """Decide ``lhs relation rhs`` in extended precision and return the record for ``details``.
+
+    ``lhs`` and ``rhs`` are either exact numbers (``int``, ``fractions.Fraction``, SymPy
+    rationals: decided exactly) or callables with no argument that compute the two sides with
+    mpmath at ``dps`` digits (they are called inside ``mpmath.workdps(dps)``; plain values are
+    converted). ``relation`` is one of ``<=``, ``<``, ``>=``, ``>``, ``==`` (for ``==`` the
+    two sides must agree to ``10**(-dps/2)`` relatively). The record carries both sides as
+    strings, the relation, whether it holds, the precision (``"exact"`` or digits) and ``what``.
+    """
+    if relation not in ("<=", "<", ">=", ">", "=="):
+        raise ValueError(f"certificate: relation must be one of <=, <, >=, >, ==, got {relation!r}")
+    if dps < 40:
+        raise ValueError(f"certificate: dps must be >= 40, got {dps}")
+    mp = _mp()
+    with mp.workdps(dps):
+        a, ka = _exact_or_mp(lhs() if callable(lhs) else lhs)
+        b, kb = _exact_or_mp(rhs() if callable(rhs) else rhs)
+        exact = ka == kb == "exact"
+        if not exact:
+            a, b = (mp.mpf(a.numerator) / a.denominator if isinstance(a, Fraction) else a,
+                    mp.mpf(b.numerator) / b.denominator if isinstance(b, Fraction) else b)
+            if not (mp.isfinite(a) or mp.isinf(a)) or not (mp.isfinite(b) or mp.isinf(b)):
+                raise ValueError(f"certificate: both sides must be numbers, got {a} and {b}")
+        if relation == "==":
+            if exact:
+                holds = a == b
+            else:
+                scale = max(abs(a), abs(b), mp.mpf(10) ** (-dps))
+                holds = bool(abs(a - b) <= mp.mpf(10) ** (-(dps // 2)) * scale)
+        else:
+            holds = bool({"<=": a <= b, "<": a < b, ">=": a >= b, ">": a > b}[relation])
+        gap = a - b
+        return {"lhs": _show(a), "rhs": _show(b), "relation": relation, "holds": bool(holds),
+                "difference": _show(gap), "precision": "exact" if exact else f"{dps} digits", "what": what}
+
+
+def _certified(worst: int, certify: Callable[[int], tuple[Any, Any]] | None, relation: str,
+               tol: float = 0.0) -> dict | None:
+    """Run a claim's extended-precision evaluator on instance ``worst`` (None without one)."""
+    if certify is None:
+        return None
+    lhs, rhs = certify(worst)
+    if relation == "identity":
+        mp = _mp()
+        with mp.workdps(DPS):
+            a, _ = _exact_or_mp(lhs() if callable(lhs) else lhs)
+            b, _ = _exact_or_mp(rhs() if callable(rhs) else rhs)
+            a = mp.mpf(a.numerator) / a.denominator if isinstance(a, Fraction) else a
+            b = mp.mpf(b.numerator) / b.denominator if isinstance(b, Fraction) else b
+            err = abs(a - b) / max(abs(a), abs(b), mp.mpf(10) ** (-300))
+            return {"instance": worst, "lhs": _show(a), "rhs": _show(b), "rel_error": float(err),
+                    "holds": bool(err <= tol), "precision": f"{DPS} digits"}
+    rec = certificate(lhs, rhs, "<=", what=f"instance {worst}")
+    rec["instance"] = worst
+    return rec
+
+
+def identity_outcome(lhs, rhs, *, tier: Tier = IDENTITY, cond: Any = 1.0,
+                     certify: Callable[[int], tuple[Any, Any]] | None = None, details: dict | None = None,
+                     rtol: float | None = None) -> Outcome:
+    """Both sides agree within the tier on every instance.
+
+    Each instance ``i`` is allowed ``tier.rtol(cond[i])``; the measured number is the worst
+    relative error, compared with that instance's tolerance. When the worst instance lies
+    just outside (at most 1e3 times its tolerance) and ``certify(i)`` is given, returning the
+    two sides in extended precision (numbers or no-argument callables evaluated at
+    :data:`DPS` digits), the instance is decided by their relative error there; the details
+    say whether the float discrepancy was rounding. ``rtol`` (a fixed literal) is accepted
+    only for compatibility and overrides the tier.
+    """
+    err = np.atleast_1d(relative_error(lhs, rhs)).ravel()
+    tol = np.broadcast_to(np.asarray(tier.rtol(cond) if rtol is None else rtol, dtype=float), err.shape)
+    if err.size == 0:
+        raise ValueError("identity_outcome: need at least one instance")
+    with np.errstate(invalid="ignore"):
+        score = np.where(np.isinf(err), np.inf, err / tol)
+    worst = int(np.argmax(score))
+    e, t = float(err[worst]), float(tol[worst])
+    d = {"instances": int(err.size), "max_rel_error": e if np.isfinite(e) else "inf", "worst_index": worst,
+         "tier": tier.name if rtol is None else "literal", "worst_cond": float(np.broadcast_to(
+             np.asarray(cond, dtype=float), err.shape)[worst]) if rtol is None else 1.0}
+    holds = bool(e <= t)
+    measured = e if np.isfinite(e) else 1e308
+    if not holds and np.isfinite(e) and e <= 1e3 * t:
+        cert = _certified(worst, certify, "identity", t)
+        if cert is None:
+            d["near_boundary"] = "outside the tier by less than 1e3x and no extended-precision evaluator: counted"
+        else:
+            d["certificate"] = cert
+            holds = cert["holds"]
+            measured = cert["rel_error"]
+            d["float_discrepancy"] = "rounding" if holds else "real (survives extended precision)"
     d.update(details or {})
-    return Outcome(holds=bool(e <= rtol), measured=e if np.isfinite(e) else 1e308, reference=rtol,
-                   relation="<=", tolerance=rtol, details=d)
+    return Outcome(holds=holds, measured=measured, reference=t, relation="<=", tolerance=t, details=d)
 
 
-def bound_outcome(values, bounds, *, tol: float = 1e-9, details: dict | None = None) -> Outcome:
-    """A deterministic inequality ``value <= bound``: the worst ratio value/bound must stay <= 1 + tol.
+def bound_outcome(values, bounds, *, certify: Callable[[int], tuple[Any, Any]] | None = None,
+                  details: dict | None = None, tol: float | None = None) -> Outcome:
+    """A deterministic inequality ``value <= bound`` on every instance: worst ratio value/bound <= 1.
 
-    Bounds must be positive; a value above an infinite bound never counts.
+    Bounds must be positive; a value below an infinite bound has ratio 0. The worst ratio is
+    the bound's tightness (``details["tightness"]``). A worst ratio in ``(1, 1 + CERTIFY_BAND]``
+    is decided by ``certify(i)``, which returns ``(value, bound)`` of instance ``i`` in extended
+    precision (numbers or no-argument callables evaluated at :data:`DPS` digits); without it,
+    such a ratio counts as a violation and the details say it was not certified. ``tol`` (a
+    fixed slack) is accepted only for compatibility.
     """
     v = np.asarray(values, dtype=float).ravel()
     b = np.asarray(bounds, dtype=float).ravel()
@@ -56,23 +243,40 @@ def bound_outcome(values, bounds, *, tol: float = 1e-9, details: dict | None = N
         ratios = np.where(np.isinf(b), 0.0, v / b)
     worst = int(np.argmax(ratios))
     r = float(ratios[worst])
-    d = {"instances": int(v.size), "worst_ratio": r, "worst_value": float(v[worst]),
+    d = {"instances": int(v.size), "worst_ratio": r, "tightness": r, "worst_value": float(v[worst]),
          "worst_bound": float(b[worst]), "worst_index": worst}
+    slack = 0.0 if tol is None else float(tol)
+    holds = bool(r <= 1.0 + slack)
+    if not holds and r <= 1.0 + CERTIFY_BAND:
+        cert = _certified(worst, certify, "bound")
+        if cert is None:
+            d["near_boundary"] = f"ratio in (1, 1 + {CERTIFY_BAND:g}] and no extended-precision evaluator: counted"
+        else:
+            d["certificate"] = cert
+            holds = cert["holds"]
+            d["float_excess"] = "rounding" if holds else "real (survives extended precision)"
     d.update(details or {})
-    return Outcome(holds=bool(r <= 1.0 + tol), measured=r, reference=1.0, relation="<=", tolerance=tol, details=d)
+    return Outcome(holds=holds, measured=r, reference=1.0, relation="<=", tolerance=slack, details=d)
 
 
 def combine(parts: dict[str, Outcome], key: str) -> Outcome:
-    """One outcome from several checks of a claim: all parts must hold; the headline is ``parts[key]``.
+    """One outcome from several sub-checks: all must hold.
 
-    ``details`` keeps every part's verdict and numbers under its name.
+    The printed numbers (measured, relation, reference, tolerance) are those of the sub-check
+    that decided: the first failing part in the order given, or ``parts[key]`` when all hold;
+    its name is ``decided_by``. ``details`` keeps every part's verdict and numbers.
     """
-    holds = all(o.holds for o in parts.values())
-    main = parts[key]
+    if key not in parts:
+        raise ValueError(f"combine: key must name one of the parts {list(parts)}, got {key!r}")
+    failing = [name for name, o in parts.items() if not o.holds]
+    decided = failing[0] if failing else key
+    main = parts[decided]
     details = {name: {"holds": o.holds, "measured": o.measured, "reference": o.reference,
-                      "relation": o.relation, **o.details} for name, o in parts.items()}
-    return Outcome(holds=holds, measured=main.measured, reference=main.reference, relation=main.relation,
-                   tolerance=main.tolerance, details=details)
+                      "relation": o.relation, **({"decided_by": o.decided_by} if o.decided_by else {}),
+                      **o.details} for name, o in parts.items()}
+    name = decided if not main.decided_by else f"{decided}/{main.decided_by}"
+    return Outcome(holds=not failing, measured=main.measured, reference=main.reference, relation=main.relation,
+                   tolerance=main.tolerance, details=details, decided_by=name)
 
 
 def mean_ci(samples, *, z: float = Z, axis: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -86,14 +290,50 @@ def mean_ci(samples, *, z: float = Z, axis: int = 0) -> tuple[np.ndarray, np.nda
     return m, m - z * se, m + z * se
 
 
+def mean_bound_outcome(samples, bound: float, *, z: float = Z, details: dict | None = None) -> Outcome:
+    """An expectation bounded above, ``E X <= bound``, from i.i.d. samples of X.
+
+    Fails only when the one-sided lower confidence bound ``mean - z * se`` exceeds ``bound``
+    (the data exclude the claim); the measured number is that lower bound over ``bound``.
+    """
+    m, lo, hi = mean_ci(samples, z=z)
+    if not bound > 0:
+        raise ValueError(f"mean_bound_outcome: bound must be > 0, got {bound}")
+    d = {"mean": float(m), "ci_low": float(lo), "ci_high": float(hi), "z": z, "samples": int(np.size(samples)),
+         "mean_over_bound": float(m / bound), "tightness": float(m / bound)}
+    d.update(details or {})
+    return Outcome(holds=bool(lo <= bound), measured=float(lo / bound), reference=1.0, relation="<=",
+                   tolerance=0.0, details=d)
+
+
 def clopper_pearson(k: int, n: int, *, confidence: float = 0.999) -> tuple[float, float]:
     """Exact two-sided Clopper-Pearson interval for a binomial proportion k/n."""
+    from scipy import stats
+
     if not (0 <= k <= n and n > 0):
         raise ValueError(f"clopper_pearson: need 0 <= k <= n, n > 0, got k={k}, n={n}")
     a = 1.0 - confidence
     lo = 0.0 if k == 0 else float(stats.beta.ppf(a / 2, k, n - k + 1))
     hi = 1.0 if k == n else float(stats.beta.ppf(1 - a / 2, k + 1, n - k))
     return lo, hi
+
+
+def probability_outcome(violations: int, draws: int, delta: float, *, confidence: float = 0.999,
+                        details: dict | None = None) -> Outcome:
+    """A statement "with probability >= 1 - delta": violation frequency against ``delta``.
+
+    Fails only when the Clopper-Pearson lower bound of the violation probability exceeds
+    ``delta`` (the draws exclude the claim at the given confidence); the measured number is
+    that lower bound over ``delta``; the upper bound is reported too.
+    """
+    if not 0 < delta < 1:
+        raise ValueError(f"probability_outcome: delta must lie in (0, 1), got {delta}")
+    lo, hi = clopper_pearson(int(violations), int(draws), confidence=confidence)
+    d = {"violations": int(violations), "draws": int(draws), "frequency": violations / draws,
+         "cp_low": lo, "cp_high": hi, "confidence": confidence, "delta": delta}
+    d.update(details or {})
+    return Outcome(holds=bool(lo <= delta), measured=lo / delta, reference=1.0, relation="<=", tolerance=0.0,
+                   details=d)
 
 
 def loglog_slope(x, y, *, sigma=None) -> tuple[float, float]:
@@ -107,6 +347,8 @@ def loglog_slope(x, y, *, sigma=None) -> tuple[float, float]:
     if lx.size < 3:
         raise ValueError(f"loglog_slope: need at least 3 points, got {lx.size}")
     if sigma is None:
+        from scipy import stats
+
         res = stats.linregress(lx, ly)
         return float(res.slope), float(res.stderr)
     w = (np.asarray(y, dtype=float) / np.asarray(sigma, dtype=float)) ** 2
@@ -123,6 +365,8 @@ def maximize(f: Callable[[np.ndarray], float], starts: Sequence[np.ndarray], *,
     Returns the best point and value found; non-finite values of ``f`` count as -inf
     so the search never wanders into NaN.
     """
+    from scipy import optimize
+
     def neg(x):
         v = f(np.asarray(x, dtype=float))
         return -v if np.isfinite(v) else np.inf
