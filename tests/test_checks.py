@@ -52,3 +52,19 @@ def test_loglog_slope():
 def test_maximize_finds_interior_max():
     x, v = evidence.maximize(lambda z: -np.sum((z - 0.3) ** 2), [np.zeros(2)])
     assert v == pytest.approx(0, abs=1e-8) and np.allclose(x, 0.3, atol=1e-4)
+
+
+def test_type_errors_name_the_parameter():
+    from kdtheory.theory._checks import require_array, require_int, require_real
+
+    with pytest.raises(TypeError, match=r"^f: x must be a real number, got str 'a'$"):
+        require_real("a", "x", func="f")
+    with pytest.raises(TypeError, match=r"^f: n must be an integer"):
+        require_int(2.0, "n", func="f")
+    with pytest.raises(ValueError, match=r"^f: n must lie in \[1, 10\], got 11$"):
+        require_int(11, "n", low=1, high=10, func="f")
+    with pytest.raises(TypeError, match="not ragged"):
+        require_array([[1, 2], [3]], "A", func="f")
+    with pytest.raises(ValueError, match="finite"):
+        require_real(float("nan"), "x", func="f")
+    assert require_real(np.float32(2), "x") == 2.0 and require_array(3, "x").shape == ()
