@@ -1,4 +1,4 @@
-"""The ``kdt`` command: ``kdt verify ...``, ``kdt figures ...``, ``kdt bench ...``.
+"""The ``kdt`` command: ``kdt verify ...``, ``kdt figures ...``, ``kdt bench ...``, ``kdt report ...``.
 
 Exit status: 0 when everything asked for succeeded (every verdict ok), 1 when a verdict is
 not ok, 2 for usage errors, which print one line on stderr (an unknown command or id, a bad
@@ -12,7 +12,7 @@ import sys
 
 __all__ = ["USAGE", "main"]
 
-USAGE = "usage: kdt {verify,figures,bench} ...  (kdt <command> --help for details)"
+USAGE = "usage: kdt {verify,figures,bench,report} ...  (kdt <command> --help for details)"
 
 
 def _silence_stdout() -> None:
@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
         from kdtheory.figures.cli import main as run
     elif command == "bench":
         from kdtheory.numerics.bench import main as run
+    elif command == "report":
+        from kdtheory.figures.report import main as run
     else:
         print(f"kdt: error: unknown command {command!r}; {USAGE}", file=sys.stderr)
         return 2

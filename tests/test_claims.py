@@ -95,3 +95,9 @@ def test_positive_control_is_for_errata_only():
 def test_plain_rejects_nan():
     with pytest.raises(ValueError, match="finite"):
         plain({"x": float("nan")})
+
+
+@pytest.mark.parametrize("c", [c for c in ALL if c.recheck], ids=lambda c: c.id)
+def test_recheck_snippet_runs(c, capsys):
+    exec(compile(c.recheck, f"<recheck {c.id}>", "exec"), {})
+    assert capsys.readouterr().out.strip(), f"{c.id}: the recheck snippet prints nothing"

@@ -147,6 +147,7 @@ class Claim:
     kind: str
     expected: str
     func: Callable[[Run], Outcome]
+    recheck: str = ""
 
     @property
     def doc(self) -> str:
@@ -178,8 +179,13 @@ class Claim:
 REGISTRY: dict[str, Claim] = {}
 
 
-def claim(id: str, *, ref: str, statement: str, kind: str, expected: str = "holds") -> Callable:
-    """Register the decorated function ``f(run: Run) -> Outcome`` as claim ``id``."""
+def claim(id: str, *, ref: str, statement: str, kind: str, expected: str = "holds", recheck: str = "") -> Callable:
+    """Register the decorated function ``f(run: Run) -> Outcome`` as claim ``id``.
+
+    ``recheck`` (errata especially) is a few lines of Python, using only the public
+    calculators, that recompute the headline counterexample; the erratum sheets of
+    ``kdt report`` print it, and a test runs it.
+    """
     paper, _, label = id.partition(".")
     if paper not in PAPERS or not label:
         raise ValueError(f"claim: id must be '<paper>.<label>' with paper in {PAPERS}, got {id!r}")
@@ -191,7 +197,7 @@ def claim(id: str, *, ref: str, statement: str, kind: str, expected: str = "hold
         raise ValueError(f"claim: id {id!r} is already registered")
 
     def register(func: Callable[[Run], Outcome]) -> Callable[[Run], Outcome]:
-        REGISTRY[id] = Claim(id, paper, ref, statement, kind, expected, func)
+        REGISTRY[id] = Claim(id, paper, ref, statement, kind, expected, func, recheck.strip())
         return func
 
     return register
