@@ -41,7 +41,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from kdtheory.theory._checks import require, require_distribution, require_finite, require_in, require_positive
+from kdtheory.theory._checks import (require, require_array, require_distribution, require_finite, require_in,
+                                     require_int, require_positive, require_real, require_type)
 
 __all__ = [
     # Section 2, Supplements A-B: the divergence
@@ -65,11 +66,23 @@ __all__ = [
 # --------------------------------------------------------------------------- helpers
 
 
+def _real_array(x, param: str, func: str, *, finite: bool) -> np.ndarray:
+    """``x`` as a float64 array of real numbers: bool, str, complex and ragged input refused (TypeError)."""
+    require_type(not isinstance(x, (bool, np.bool_)) and not (isinstance(x, np.ndarray) and x.dtype.kind in "bcOSU"),
+                 param, x, "be a real number or an array of real numbers", func=func)
+    return require_array(x, param, finite=finite, min_size=0, func=func)
+
+
+def _logits(z, func: str) -> np.ndarray:
+    z = _real_array(z, "z", func, finite=False)
+    require(z.ndim >= 1 and z.shape[-1] >= 1, "z", z, "have a non-empty last axis", func=func)
+    require(bool(np.all(np.isfinite(z))), "z", z, "be finite (no NaN or inf)", func=func)
+    return z
+
+
 def log_softmax(z) -> np.ndarray:
     """Log of the softmax along the last axis, computed stably (max-shifted log-sum-exp)."""
-    z = np.asarray(z, dtype=float)
-    require(z.ndim >= 1 and z.shape[-1] >= 1, "z", z, "have a non-empty last axis")
-    require(bool(np.all(np.isfinite(z))), "z", z, "be finite (no NaN or inf)")
+    z = _logits(z, "log_softmax")
     m = z.max(axis=-1, keepdims=True)
     s = z - m
     return s - np.log(np.exp(s).sum(axis=-1, keepdims=True))
@@ -77,15 +90,13 @@ def log_softmax(z) -> np.ndarray:
 
 def softmax(z) -> np.ndarray:
     """Softmax along the last axis, computed stably; the probabilities of a logits vector [rdml, Sec. 2]."""
-    z = np.asarray(z, dtype=float)
-    require(z.ndim >= 1 and z.shape[-1] >= 1, "z", z, "have a non-empty last axis")
-    require(bool(np.all(np.isfinite(z))), "z", z, "be finite (no NaN or inf)")
+    z = _logits(z, "softmax")
     e = np.exp(z - z.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
 
 
 def _check_alpha(alpha, func: str) -> np.ndarray:
-    a = np.asarray(alpha, dtype=float)
+    a = _real_array(alpha, "alpha", func, finite=False)
     require(bool(np.all(~np.isnan(a))) and bool(np.all(a >= 0)), "alpha", alpha,
             "lie in [0, inf] (no NaN)", func=func)
     return a
@@ -102,10 +113,17 @@ def _check_pair(p, q, func: str) -> tuple[np.ndarray, np.ndarray]:
     return p / p.sum(axis=-1, keepdims=True), q / q.sum(axis=-1, keepdims=True)
 
 
-def _broadcast(p: np.ndarray, q: np.ndarray, a: np.ndarray):
+def _check_batch(shapes, func: str, param: str = "alpha") -> tuple:
+    try:
+        return np.broadcast_shapes(*shapes)
+    except ValueError:
+        require(False, param, shapes[-1], f"have a shape that broadcasts with the batch axes {shapes[:-1]}", func=func)
+
+
+def _broadcast(p: np.ndarray, q: np.ndarray, a: np.ndarray, func: str = "renyi_divergence"):
     """Flatten (p, q, alpha) to rows: returns w (n, M), q (n, M), a (n,), output shape."""
     m = p.shape[-1]
-    out_shape = np.broadcast_shapes(p.shape[:-1], q.shape[:-1], a.shape)
+    out_shape = _check_batch((p.shape[:-1], q.shape[:-1], a.shape), func)
     w = np.broadcast_to(p, out_shape + (m,)).reshape(-1, m)
     v = np.broadcast_to(q, out_shape + (m,)).reshape(-1, m)
     aa = np.broadcast_to(a, out_shape).reshape(-1)
@@ -301,16 +319,24 @@ def renyi_divergence(p, q, alpha) -> np.ndarray | float:
         supports; alpha = 0 and Q(supp P) = 0). Computed in log space, with a
         sum of single-signed terms near alpha = 1 and skew symmetry for alpha < 1/2.
     """
-    a = _check_alpha(alpha, "renyi_divergence")
-    p, q = _check_pair(p, q, "renyi_divergence")
-    w, v, aa, shape = _broadcast(p, q, a)
+    return _renyi(p, q, alpha, "renyi_divergence")
+
+
+def _renyi(p, q, alpha, func: str) -> np.ndarray | float:
+    a = _check_alpha(alpha, func)
+    p, q = _check_pair(p, q, func)
+    w, v, aa, shape = _broadcast(p, q, a, func)
     d = _renyi_rows(np.ascontiguousarray(w), np.ascontiguousarray(v), aa).reshape(shape)
     return float(d) if d.ndim == 0 else d
 
 
 def kl_divergence(p, q) -> np.ndarray | float:
-    """KL divergence ``D_1(P || Q) = sum p log(p/q)`` [rdml, Sec. 2.1] (the alpha -> 1 limit of Eq. (3))."""
-    return renyi_divergence(p, q, 1.0)
+    """KL divergence ``D_1(P || Q) = sum p log(p/q)`` [rdml, Sec. 2.1] (the alpha -> 1 limit of Eq. (3)).
+
+    Same conventions and accuracy as :func:`renyi_divergence` at alpha = 1 (``inf`` where P is
+    not absolutely continuous with respect to Q).
+    """
+    return _renyi(p, q, 1.0, "kl_divergence")
 
 
 def bhattacharyya_coefficient(p, q) -> np.ndarray | float:
@@ -378,14 +404,14 @@ def escort(p, alpha, q=None) -> np.ndarray:
     p = p / p.sum(axis=-1, keepdims=True)
     m = p.shape[-1]
     if q is None:
-        shape = np.broadcast_shapes(p.shape[:-1], a.shape)
+        shape = _check_batch((p.shape[:-1], a.shape), "escort")
         w = np.broadcast_to(p, shape + (m,)).reshape(-1, m)
         aa = np.broadcast_to(a, shape).reshape(-1)
         with np.errstate(divide="ignore"):
             r = _escort_rows(np.log(w), None, aa)
         return r.reshape(shape + (m,))
     p, q = _check_pair(p, q, "escort")
-    w, v, aa, shape = _broadcast(p, q, a)
+    w, v, aa, shape = _broadcast(p, q, a, "escort")
     bad = (aa[:, None] > 1) & (w > 0) & (v == 0)
     require(not bool(np.any(bad)), "q", q, "be > 0 wherever p > 0 when alpha > 1 (else the tilted law has infinite mass)",
             func="escort")
@@ -410,10 +436,11 @@ def renyi_divergence_dalpha(p, q, alpha) -> np.ndarray | float:
     accurate also near alpha = 1 and P = Q.
     """
     a = _check_alpha(alpha, "renyi_divergence_dalpha")
-    require(bool(np.all((a > 0) & np.isfinite(a))), "alpha", alpha, "lie in (0, inf)")
+    require(bool(np.all((a > 0) & np.isfinite(a))), "alpha", alpha, "lie in (0, inf)", func="renyi_divergence_dalpha")
     p, q = _check_pair(p, q, "renyi_divergence_dalpha")
-    require(not bool(np.any((p > 0) & (q == 0))), "q", q, "be > 0 wherever p > 0 (D_alpha finite for every alpha)")
-    w, v, aa, shape = _broadcast(p, q, a)
+    require(not bool(np.any((p > 0) & (q == 0))), "q", q, "be > 0 wherever p > 0 (D_alpha finite for every alpha)",
+            func="renyi_divergence_dalpha")
+    w, v, aa, shape = _broadcast(p, q, a, "renyi_divergence_dalpha")
     w, v = np.ascontiguousarray(w), np.ascontiguousarray(v)
     sp = w > 0
     _, ell = _log_ratio(w, v, sp)
@@ -434,11 +461,10 @@ def _grad_setup(p, z, alpha, func):
     a = _check_alpha(alpha, func)
     p = require_distribution(p, "p", func=func)
     p = p / p.sum(axis=-1, keepdims=True)
-    z = np.asarray(z, dtype=float)
-    require(z.ndim >= 1 and z.shape[-1] == p.shape[-1], "z", z.shape, f"have {p.shape[-1]} classes like p", func=func)
-    require(bool(np.all(np.isfinite(z))), "z", z, "be finite (no NaN or inf)", func=func)
+    z = _logits(z, func)
+    require(z.shape[-1] == p.shape[-1], "z", z.shape, f"have {p.shape[-1]} classes like p", func=func)
     m = p.shape[-1]
-    shape = np.broadcast_shapes(p.shape[:-1], z.shape[:-1], a.shape)
+    shape = _check_batch((p.shape[:-1], z.shape[:-1], a.shape), func)
     w = np.broadcast_to(p, shape + (m,)).reshape(-1, m)
     zz = np.broadcast_to(z, shape + (m,)).reshape(-1, m)
     aa = np.broadcast_to(a, shape).reshape(-1)
@@ -472,7 +498,8 @@ def renyi_hessian_logits(p, z, alpha) -> np.ndarray:
     q, r, aa, shape, m = _grad_setup(p, z, alpha, "renyi_hessian_logits")
     inf = np.isinf(aa)
     require(not bool(np.any(inf & (np.sum(r > 0, axis=-1) > 1))), "p", p,
-            "have a unique argmax of p/softmax(z) when alpha = inf (D_inf is not differentiable at a tie)")
+            "have a unique argmax of p/softmax(z) when alpha = inf (D_inf is not differentiable at a tie)",
+            func="renyi_hessian_logits")
     cov_q = np.einsum("ni,ij->nij", q, np.eye(m)) - q[:, :, None] * q[:, None, :]
     cov_r = np.einsum("ni,ij->nij", r, np.eye(m)) - r[:, :, None] * r[:, None, :]
     coef = np.where(inf, 0.0, 1.0 - np.where(inf, 0.0, aa))
@@ -553,23 +580,76 @@ def derive_hessian_logits(m: int = 3):
 
 
 # --- Section 3 and Supplement C: convergence of Algorithm 1 (constants and bounds) ---
+#
+# Overflow policy. Every calculator below returns an upper bound (a Lipschitz or smoothness
+# constant, a noise bound, a convergence bound, a largest admissible step). Where the exact
+# value exceeds the float64 range it is returned as ``+inf``, which is still a valid (vacuous)
+# upper bound: ``value <= inf`` holds and a step limit of ``inf`` admits every finite step.
+# Arithmetic is done in NumPy float64 (never Python float ``**``, which raises on overflow),
+# and a product with an exactly zero factor is zero even when the other factor overflowed.
+# Quantities that are not bounds (gradients, Hessians, Psi) raise a named ValueError instead
+# of returning a non-finite value.
+
+_SOFTMAX_H_MAX_CLASSES = 16  # softmax_regression_constants runs a multi-start search in M dimensions
+_STEP_ROUNDING = 4 * np.finfo(float).eps  # eta = 1/W rounded once may exceed 1/W by an ulp
 
 
 # --------------------------------------------------------------------------- input checks
 
 
 def _check_common(tau: float, M: int, func: str) -> tuple[float, int]:
-    require(isinstance(M, (int, np.integer)) and M >= 2, "M", M, "be an integer >= 2", func=func)
+    M = require_int(M, "M", low=2, func=func)
     tau = require_in(tau, "tau", 0.0, 1.0 / M, closed="right", func=func)
-    return tau, int(M)
+    return tau, M
 
 
 def _check_alpha_finite(alpha: float, func: str) -> float:
-    require(np.isfinite(alpha) and alpha >= 0, "alpha", alpha, "lie in [0, inf)", func=func)
-    return float(alpha)
+    alpha = require_real(alpha, "alpha", func=func)
+    require(alpha >= 0, "alpha", alpha, "lie in [0, inf)", func=func)
+    return alpha
+
+
+def _check_tau_two(tau: float, func: str) -> float:
+    return require_in(tau, "tau", 0.0, 0.5, closed="right", func=func)
+
+
+def _f64(x) -> np.float64:
+    return np.float64(x)
+
+
+def _times(a, b) -> np.float64:
+    """``a * b`` in float64: 0 when either factor is exactly 0 (no 0 * inf = NaN), inf on overflow."""
+    a, b = _f64(a), _f64(b)
+    if a == 0 or b == 0:
+        return np.float64(0.0)
+    with np.errstate(over="ignore"):
+        return a * b
+
+
+def _over(a, b) -> np.float64:
+    """``a / b`` in float64 for b > 0: 0 when a == 0, inf on overflow."""
+    a, b = _f64(a), _f64(b)
+    if a == 0:
+        return np.float64(0.0)
+    with np.errstate(over="ignore", divide="ignore"):
+        return a / b
+
+
+def _plus(*terms) -> float:
+    with np.errstate(over="ignore"):
+        return float(np.sum(np.array(terms, dtype=np.float64)))
 
 
 # --------------------------------------------------------------------------- phi (Lemma C.1)
+
+
+def _phi_printed(L, tau, M, alpha, func: str) -> np.float64:
+    L = require_positive(L, "L", func=func)
+    tau, M = _check_common(tau, M, func)
+    alpha = _check_alpha_finite(alpha, func)
+    with np.errstate(over="ignore"):
+        second = np.float64(M) * np.exp(np.float64(-alpha) * (np.log(tau) + (M - 1) * tau))
+    return _times(min(_over(1.0, tau), second), L)
 
 
 def phi_printed(L: float, tau: float, M: int, alpha: float) -> float:
@@ -580,11 +660,7 @@ def phi_printed(L: float, tau: float, M: int, alpha: float) -> float:
     than ``1/tau`` only for alpha < 1, where it is *not* a valid Lipschitz constant
     (see :func:`phi_corrected`). For alpha >= 1 the printed value equals ``L / tau``.
     """
-    L = require_positive(L, "L", func="phi_printed")
-    tau, M = _check_common(tau, M, "phi_printed")
-    alpha = _check_alpha_finite(alpha, "phi_printed")
-    second = M * np.exp(-alpha * (np.log(tau) + (M - 1) * tau))
-    return float(min(1.0 / tau, second) * L)
+    return float(_phi_printed(L, tau, M, alpha, "phi_printed"))
 
 
 def phi_corrected(L: float, tau: float) -> float:
@@ -597,8 +673,8 @@ def phi_corrected(L: float, tau: float) -> float:
     :func:`phi_sharp_two_class`).
     """
     L = require_positive(L, "L", func="phi_corrected")
-    tau = require_in(tau, "tau", 0.0, 0.5, closed="right", func="phi_corrected")
-    return float(L / tau)
+    tau = _check_tau_two(tau, "phi_corrected")
+    return float(_over(L, tau))
 
 
 def phi_sharp_two_class(L: float, tau: float, alpha: float) -> float:
@@ -610,18 +686,26 @@ def phi_sharp_two_class(L: float, tau: float, alpha: float) -> float:
     ``L (r^{2 alpha} - 1) / (tau r^{2 alpha} + 1 - tau)``, ``r = (1 - tau) / tau``
     (a linear model ``p_1 = tau + L theta`` on ``theta >= 0`` attains it). Tends to
     ``L / tau`` as alpha -> inf; equals ``L (1 - 2 tau) / (2 tau (1 - tau))`` at alpha = 1/2.
+    Beyond the float64 range it returns ``inf`` (still a valid constant, no longer sharp).
     """
     L = require_positive(L, "L", func="phi_sharp_two_class")
-    tau = require_in(tau, "tau", 0.0, 0.5, closed="right", func="phi_sharp_two_class")
+    tau = _check_tau_two(tau, "phi_sharp_two_class")
     alpha = _check_alpha_finite(alpha, "phi_sharp_two_class")
-    if tau == 0.5:
+    if tau == 0.5 or alpha == 0:
         return 0.0
     lr = np.log((1.0 - tau) / tau)
     e = np.exp(-2.0 * alpha * lr)  # r^{-2 alpha} in (0, 1]
-    return float(L * (1.0 - e) / (tau + (1.0 - tau) * e))
+    return float(_times(L, _over(-np.expm1(-2.0 * alpha * lr), tau + (1.0 - tau) * e)))
 
 
 # --------------------------------------------------------------------------- L-hat, W (Lemma C.2, Cor. C.2, Thm 1)
+
+
+def _lhat_printed(L, H, tau, M, alpha, func: str) -> float:
+    H = require_positive(H, "H", strict=False, func=func)
+    phi = _phi_printed(L, tau, M, alpha, func)
+    alpha, L, tau = float(alpha), float(L), float(tau)
+    return _plus(_times(abs(alpha - 1.0), _times(phi, phi)), _times(alpha, _times(L, L)), _times(tau, H))
 
 
 def lhat_printed(L: float, H: float, tau: float, M: int, alpha: float) -> float:
@@ -632,9 +716,16 @@ def lhat_printed(L: float, H: float, tau: float, M: int, alpha: float) -> float:
     division (the second-order term is ``<= (alpha L^2 / tau + H) / tau``). See
     :func:`lhat_corrected`.
     """
-    H = require_positive(H, "H", strict=False, func="lhat_printed")
-    phi = phi_printed(L, tau, M, alpha)
-    return float(abs(alpha - 1.0) * phi ** 2 + alpha * L ** 2 + tau * H)
+    return _lhat_printed(L, H, tau, M, alpha, "lhat_printed")
+
+
+def _lhat_corrected(L, H, tau, alpha, func: str) -> float:
+    L = require_positive(L, "L", func=func)
+    H = require_positive(H, "H", strict=False, func=func)
+    tau = _check_tau_two(tau, func)
+    alpha = _check_alpha_finite(alpha, func)
+    ratio = _over(L, tau)
+    return _plus(_over(H, tau), _times(max(1.0, alpha), _times(ratio, ratio)))
 
 
 def lhat_corrected(L: float, H: float, tau: float, alpha: float) -> float:
@@ -646,36 +737,32 @@ def lhat_corrected(L: float, H: float, tau: float, alpha: float) -> float:
     ``E_w ||s||^2 <= L^2 / tau^2``, ``sum_mu w_mu / p_mu <= 1 / tau``. The repaired printed form
     ``|alpha-1| (L/tau)^2 + alpha L^2/tau^2 + H/tau`` is also valid but never smaller.
     """
-    L = require_positive(L, "L", func="lhat_corrected")
-    H = require_positive(H, "H", strict=False, func="lhat_corrected")
-    tau = require_in(tau, "tau", 0.0, 0.5, closed="right", func="lhat_corrected")
-    alpha = _check_alpha_finite(alpha, "lhat_corrected")
-    return float(H / tau + max(1.0, alpha) * L ** 2 / tau ** 2)
+    return _lhat_corrected(L, H, tau, alpha, "lhat_corrected")
 
 
 def lhat_dml_printed(L: float, H: float, tau: float) -> float:
     r"""The alpha -> 1 (KL, vanilla DML) smoothness constant as printed: ``L^2 + tau H`` [rdml, Corollary C.2]."""
     L = require_positive(L, "L", func="lhat_dml_printed")
     H = require_positive(H, "H", strict=False, func="lhat_dml_printed")
-    tau = require_in(tau, "tau", 0.0, 0.5, closed="right", func="lhat_dml_printed")
-    return float(L ** 2 + tau * H)
+    tau = _check_tau_two(tau, "lhat_dml_printed")
+    return _plus(_times(L, L), _times(tau, H))
 
 
 def lhat_dml_corrected(L: float, H: float, tau: float) -> float:
     r"""A valid KL (alpha = 1) smoothness constant: ``H / tau + L^2 / tau^2`` (limit of :func:`lhat_corrected`)."""
-    return lhat_corrected(L, H, tau, 1.0)
+    return _lhat_corrected(L, H, tau, 1.0, "lhat_dml_corrected")
 
 
 def smoothness_W_printed(V: float, L: float, H: float, tau: float, M: int, alpha: float) -> float:
     r"""``W = V + |alpha-1| phi^2 + alpha L^2 + tau H`` as printed [rdml, Theorem 1]."""
     V = require_positive(V, "V", strict=False, func="smoothness_W_printed")
-    return float(V + lhat_printed(L, H, tau, M, alpha))
+    return _plus(V, _lhat_printed(L, H, tau, M, alpha, "smoothness_W_printed"))
 
 
 def smoothness_W_corrected(V: float, L: float, H: float, tau: float, alpha: float) -> float:
     r"""A valid smoothness constant of ``L_k``: ``V + H / tau + max(1, alpha) L^2 / tau^2`` [rdml, Theorem 1, corrected]."""
     V = require_positive(V, "V", strict=False, func="smoothness_W_corrected")
-    return float(V + lhat_corrected(L, H, tau, alpha))
+    return _plus(V, _lhat_corrected(L, H, tau, alpha, "smoothness_W_corrected"))
 
 
 # --------------------------------------------------------------------------- sigma^2 (Lemma 1), Theorem 2
@@ -688,31 +775,44 @@ def noise_sigma2(sigma_tilde2: float, phi: float) -> float:
     """
     s = require_positive(sigma_tilde2, "sigma_tilde2", strict=False, func="noise_sigma2")
     phi = require_positive(phi, "phi", strict=False, func="noise_sigma2")
-    return float(2.0 * s + 2.0 * phi ** 2)
+    return _plus(_times(2.0, s), _times(2.0, _times(phi, phi)))
+
+
+def _check_T(T, func: str) -> int:
+    return require_int(T, "T", low=1, func=func)
 
 
 def max_step_size(W: float, T: int) -> float:
-    r"""Largest constant step allowed by Theorem 2: ``eta_t = eta / sqrt(T) <= 1 / (W sqrt(T))`` [rdml, Theorem 2]."""
+    r"""Largest constant step allowed by Theorem 2: ``eta_t = eta / sqrt(T) <= 1 / (W sqrt(T))`` [rdml, Theorem 2].
+
+    With ``T = 1`` it is the largest base step ``eta = 1/W`` (``inf`` when ``1/W`` overflows: every
+    finite step is then admissible).
+    """
     W = require_positive(W, "W", func="max_step_size")
-    require(isinstance(T, (int, np.integer)) and T >= 1, "T", T, "be an integer >= 1", func="max_step_size")
-    return float(1.0 / (W * np.sqrt(T)))
+    T = _check_T(T, "max_step_size")
+    return float(_over(1.0, _times(W, np.sqrt(np.float64(T)))))
 
 
 def step_size_ok(eta: float, W: float) -> bool:
-    r"""Whether ``eta <= 1 / W`` (i.e. ``eta_t = eta/sqrt(T) <= 1/(W sqrt(T))``) [rdml, Theorem 2]."""
+    r"""Whether the base step satisfies ``eta <= 1 / W`` (i.e. ``eta_t = eta/sqrt(T) <= 1/(W sqrt(T))``) [rdml, Theorem 2].
+
+    ``eta = 1/W`` rounded to float64 (e.g. ``max_step_size(W, 1)``) counts as admissible: the
+    comparison allows the few ulp of that rounding.
+    """
     eta = require_positive(eta, "eta", func="step_size_ok")
     W = require_positive(W, "W", func="step_size_ok")
-    return bool(eta <= 1.0 / W)
+    return bool(_times(eta, W) <= 1.0 + _STEP_ROUNDING)
 
 
 def _check_thm2(delta_base, eta, T, W, sigma2, func):
     delta_base = require_positive(delta_base, "delta_base", strict=False, func=func)
     eta = require_positive(eta, "eta", func=func)
-    require(isinstance(T, (int, np.integer)) and T >= 1, "T", T, "be an integer >= 1", func=func)
+    T = _check_T(T, func)
     W = require_positive(W, "W", func=func)
-    require(eta <= 1.0 / W * (1 + 1e-12), "eta", eta, f"satisfy the step-size condition eta <= 1/W = {1.0 / W:.6g}", func=func)
+    require(_times(eta, W) <= 1.0 + _STEP_ROUNDING, "eta", eta,
+            f"satisfy the step-size condition eta <= 1/W = {float(_over(1.0, W)):.6g}", func=func)
     sigma2 = require_positive(sigma2, "sigma2", strict=False, func=func)
-    return delta_base, eta, int(T), W, sigma2
+    return delta_base, eta, T, W, sigma2
 
 
 def theorem2_bound(delta_base: float, eta: float, T: int, W: float, sigma2: float,
@@ -726,16 +826,18 @@ def theorem2_bound(delta_base: float, eta: float, T: int, W: float, sigma2: floa
     delta_base, eta, T, W, sigma2 = _check_thm2(delta_base, eta, T, W, sigma2, "theorem2_bound")
     st = np.sqrt(require_positive(sigma_tilde2, "sigma_tilde2", strict=False, func="theorem2_bound"))
     phi = require_positive(phi, "phi", strict=False, func="theorem2_bound")
-    rt = np.sqrt(T)
-    return float(2.0 * delta_base / (eta * rt) + sigma2 / rt + 2.0 * max(phi * st, phi ** 2))
+    rt = np.sqrt(np.float64(T))
+    return _plus(_over(_times(2.0, delta_base), _times(eta, rt)), _over(sigma2, rt),
+                 _times(2.0, max(_times(phi, st), _times(phi, phi))))
 
 
 def eqC16_bound(delta_base: float, eta: float, T: int, W: float, sigma2: float, phi: float) -> float:
     r"""Eq. (C.16) with ``eta_t = eta/sqrt(T)``: ``2 Delta/(eta sqrt T) + eta W sigma^2/sqrt T + phi sigma`` [rdml, Eq. (C.16)]."""
     delta_base, eta, T, W, sigma2 = _check_thm2(delta_base, eta, T, W, sigma2, "eqC16_bound")
     phi = require_positive(phi, "phi", strict=False, func="eqC16_bound")
-    rt = np.sqrt(T)
-    return float(2.0 * delta_base / (eta * rt) + eta * W * sigma2 / rt + phi * np.sqrt(sigma2))
+    rt = np.sqrt(np.float64(T))
+    return _plus(_over(_times(2.0, delta_base), _times(eta, rt)), _over(_times(_times(eta, W), sigma2), rt),
+                 _times(phi, np.sqrt(np.float64(sigma2))))
 
 
 def eqC14_bound(delta_base: float, etas, W: float, sigma2: float, psi_sum: float) -> float:
@@ -743,20 +845,34 @@ def eqC14_bound(delta_base: float, etas, W: float, sigma2: float, psi_sum: float
 
     With ``psi_sum <= 0`` and ``eta_t = eta/sqrt(T)`` this is the O(1/sqrt T) bound of
     [rdml, Theorem C.1]. The result may be negative only if ``psi_sum`` is very negative.
+    Evaluated as ``Delta/S + (W sigma^2/2) sum(eta^2)/S + psi_sum/S`` with ``S = sum eta`` and the
+    ratio of sums scaled by the largest step, so no intermediate overflows; when the terms overflow
+    with opposite signs (an unrepresentable difference) a ValueError names ``psi_sum``.
     """
-    delta_base = require_positive(delta_base, "delta_base", strict=False, func="eqC14_bound")
-    etas = require_finite(etas, "etas", func="eqC14_bound").ravel()
+    func = "eqC14_bound"
+    delta_base = require_positive(delta_base, "delta_base", strict=False, func=func)
+    etas = _real_array(etas, "etas", func, finite=True).ravel()
     require(etas.size >= 1 and bool(np.all(etas > 0)), "etas", etas, "be a non-empty array of positive steps",
-            func="eqC14_bound")
-    W = require_positive(W, "W", func="eqC14_bound")
-    sigma2 = require_positive(sigma2, "sigma2", strict=False, func="eqC14_bound")
-    require(np.isfinite(psi_sum), "psi_sum", psi_sum, "be finite", func="eqC14_bound")
-    return float((delta_base + 0.5 * W * sigma2 * np.sum(etas ** 2) + psi_sum) / np.sum(etas))
+            func=func)
+    W = require_positive(W, "W", func=func)
+    sigma2 = require_positive(sigma2, "sigma2", strict=False, func=func)
+    psi_sum = require_real(psi_sum, "psi_sum", func=func)
+    top = float(etas.max())
+    u = etas / top
+    s_eta = _times(top, float(u.sum()))                    # sum eta_t
+    sq_over_s = _times(top, float((u * u).sum() / u.sum()))  # sum eta_t^2 / sum eta_t
+    terms = (_over(delta_base, s_eta), _times(_times(0.5, W), _times(sigma2, sq_over_s)),
+             -_over(abs(psi_sum), s_eta) if psi_sum < 0 else _over(psi_sum, s_eta))
+    with np.errstate(invalid="ignore"):
+        value = _plus(*terms)
+    require(not np.isnan(value), "psi_sum", psi_sum,
+            "not cancel a bound that overflows float64 (the difference is not representable)", func=func)
+    return value
 
 
 def sigma_tilde2_along_run(base_sqnorm_means) -> float:
     r"""``sigma_tilde^2`` of Assumption 3 along a run: the largest logged ``E_d ||grad L^base(d, theta_t)||^2`` [rdml, Assumption 3]."""
-    x = require_finite(base_sqnorm_means, "base_sqnorm_means", func="sigma_tilde2_along_run")
+    x = _real_array(base_sqnorm_means, "base_sqnorm_means", "sigma_tilde2_along_run", finite=True)
     require(x.size >= 1 and bool(np.all(x >= 0)), "base_sqnorm_means", x, "be non-empty and >= 0",
             func="sigma_tilde2_along_run")
     return float(x.max())
@@ -818,30 +934,43 @@ def softmax_regression_constants(M: int, R: float, tau: float) -> dict:
       per-point cross entropy; attained at ``p = (a, a, tau, ..., tau)``, eigenvector ``e_1 - e_2``;
       the tests confirm it against a multi-start search).
 
-    Returns ``{"L", "H", "V", "tau", "R", "M"}``.
+    ``M`` is capped at 16 (the search for H runs in M dimensions). ``R^2`` beyond the float64
+    range gives ``H = V = inf`` (valid, vacuous bounds). Returns ``{"L", "H", "V", "tau", "R", "M"}``.
     """
-    tau, M = _check_common(tau, M, "softmax_regression_constants")
-    R = require_positive(R, "R", func="softmax_regression_constants")
+    func = "softmax_regression_constants"
+    M = require_int(M, "M", low=2, high=_SOFTMAX_H_MAX_CLASSES, func=func)
+    tau, M = _check_common(tau, M, func)
+    R = require_positive(R, "R", func=func)
     lo, hi = tau, 1.0 - (M - 1) * tau
     poly = _l_sq_poly(M, tau)
     cands = [lo, hi] + [r.real for r in np.roots(np.polyder(poly)) if abs(r.imag) < 1e-12 and lo <= r.real <= hi]
     l2 = max(np.polyval(poly, a) for a in cands)
     Hs = _softmax_reg_H(M, float(tau))
     Vs = 0.5 * (1.0 - (M - 2) * tau)
-    return {"L": float(R * np.sqrt(max(l2, 0.0))), "H": float(R ** 2 * Hs), "V": float(R ** 2 * Vs),
+    R2 = _times(R, R)
+    return {"L": float(_times(R, np.sqrt(max(l2, 0.0)))), "H": float(_times(R2, Hs)), "V": float(_times(R2, Vs)),
             "tau": float(tau), "R": float(R), "M": int(M)}
 
 
 # --------------------------------------------------------------------------- derivatives for any model
 
 
+def _finite_result(x: np.ndarray, func: str, param: str, value) -> np.ndarray:
+    """Gradients and Hessians are not bounds: a result beyond float64 is an error, not inf."""
+    require(bool(np.all(np.isfinite(x))), param, value,
+            "keep the result within float64 (entries of p this small, or of jac/hess this large, overflow it)",
+            func=func)
+    return x
+
+
 def _model_args(q, p, jac, func):
     q = require_distribution(q, "q", func=func)
     p = require_distribution(p, "p", func=func)
     require(bool(np.all(p > 0)), "p", p, "be > 0 in every class (Assumption 1: p >= tau > 0)", func=func)
-    jac = require_finite(jac, "jac", func=func)
-    require(q.shape == p.shape and jac.ndim == p.ndim + 1 and jac.shape[:-1] == p.shape, "jac", jac.shape,
-            f"have shape p.shape + (P,) with p.shape = {p.shape} (and q like p)", func=func)
+    jac = _real_array(jac, "jac", func, finite=True)
+    require(q.shape == p.shape, "q", q.shape, f"have the shape of p {p.shape}", func=func)
+    require(jac.ndim == p.ndim + 1 and jac.shape[:-1] == p.shape and jac.shape[-1] >= 1, "jac", jac.shape,
+            f"have shape p.shape + (P,) with p.shape = {p.shape} and P >= 1", func=func)
     colsum = np.abs(jac.sum(axis=-2))
     require(bool(np.all(colsum <= 1e-8 * (1.0 + np.abs(jac).sum(axis=-2)))), "jac", jac,
             "have columns summing to 0 (probabilities sum to 1)", func=func)
@@ -854,10 +983,13 @@ def renyi_grad_params(q, p, jac, alpha: float) -> np.ndarray:
     ``grad D = -sum_mu w_mu jac_mu / p_mu``, ``w = escort(q, alpha, p)`` [rdml, Eq. (C.1)].
     Shapes: ``q, p`` (..., M), ``jac`` (..., M, P); returns (..., P).
     """
-    q, p, jac = _model_args(q, p, jac, "renyi_grad_params")
-    alpha = _check_alpha_finite(alpha, "renyi_grad_params")
+    func = "renyi_grad_params"
+    q, p, jac = _model_args(q, p, jac, func)
+    alpha = _check_alpha_finite(alpha, func)
     w = escort(q, alpha, p)
-    return -np.einsum("...m,...mi->...i", w / p, jac)
+    with np.errstate(over="ignore", invalid="ignore"):
+        g = -np.einsum("...m,...mi->...i", w / p, jac)
+    return _finite_result(g, func, "p", p)
 
 
 def renyi_hessian_params(q, p, jac, hess, alpha: float) -> np.ndarray:
@@ -866,34 +998,69 @@ def renyi_hessian_params(q, p, jac, hess, alpha: float) -> np.ndarray:
     ``-sum w_mu hess_mu / p_mu + alpha E_w[s s^T] + (1 - alpha) m m^T`` with
     ``s_mu = jac_mu / p_mu``, ``m = E_w s``; ``hess`` of shape (..., M, P, P).
     """
-    q, p, jac = _model_args(q, p, jac, "renyi_hessian_params")
-    alpha = _check_alpha_finite(alpha, "renyi_hessian_params")
-    hess = require_finite(hess, "hess", func="renyi_hessian_params")
+    func = "renyi_hessian_params"
+    q, p, jac = _model_args(q, p, jac, func)
+    alpha = _check_alpha_finite(alpha, func)
+    hess = _real_array(hess, "hess", func, finite=True)
     P = jac.shape[-1]
-    require(hess.shape == jac.shape + (P,), "hess", hess.shape, f"have shape jac.shape + (P,) = {jac.shape + (P,)}")
+    require(hess.shape == jac.shape + (P,), "hess", hess.shape, f"have shape jac.shape + (P,) = {jac.shape + (P,)}",
+            func=func)
     w = escort(q, alpha, p)
-    s = jac / p[..., None]
-    m = np.einsum("...m,...mi->...i", w, s)
-    return (-np.einsum("...m,...mij->...ij", w / p, hess) + alpha * np.einsum("...m,...mi,...mj->...ij", w, s, s)
-            + (1.0 - alpha) * m[..., :, None] * m[..., None, :])
+    with np.errstate(over="ignore", invalid="ignore"):
+        s = jac / p[..., None]
+        m = np.einsum("...m,...mi->...i", w, s)
+        h = (-np.einsum("...m,...mij->...ij", w / p, hess) + alpha * np.einsum("...m,...mi,...mj->...ij", w, s, s)
+             + (1.0 - alpha) * m[..., :, None] * m[..., None, :])
+    return _finite_result(h, func, "p", p)
 
 
-def base_grad_params(y: int, p, jac) -> np.ndarray:
-    r"""Gradient of the cross entropy ``-log p_y(theta)`` [rdml, Eq. (1)] for any model: ``-jac_y / p_y``."""
-    p = require_distribution(p, "p", func="base_grad_params")
-    jac = require_finite(jac, "jac", func="base_grad_params")
-    require(isinstance(y, (int, np.integer)) and 0 <= y < p.shape[0], "y", y, f"be a class index in [0, {p.shape[0]})")
-    return -jac[y] / p[y]
+def _base_args(y, p, jac, func):
+    p = require_distribution(p, "p", func=func)
+    require(bool(np.all(p > 0)), "p", p, "be > 0 in every class (the cross entropy is finite)", func=func)
+    jac = _real_array(jac, "jac", func, finite=True)
+    require(jac.ndim == p.ndim + 1 and jac.shape[:-1] == p.shape and jac.shape[-1] >= 1, "jac", jac.shape,
+            f"have shape p.shape + (P,) with p.shape = {p.shape} and P >= 1", func=func)
+    M = p.shape[-1]
+    ok_type = (isinstance(y, (int, np.integer)) and not isinstance(y, (bool, np.bool_))) or \
+        (isinstance(y, np.ndarray) and y.dtype.kind in "iu")
+    require_type(ok_type, "y", y, "be an integer class index or an integer array of them", func=func)
+    y = np.asarray(y)
+    require(y.shape == p.shape[:-1] or y.ndim == 0, "y", y.shape, f"be a scalar or have the batch shape {p.shape[:-1]}",
+            func=func)
+    require(bool(np.all((y >= 0) & (y < M))), "y", y, f"be a class index in [0, {M})", func=func)
+    yb = np.broadcast_to(y, p.shape[:-1])[..., None]
+    py = np.take_along_axis(p, yb, axis=-1)[..., 0]
+    jy = np.take_along_axis(jac, yb[..., None], axis=-2)[..., 0, :]
+    return yb, py, jy
 
 
-def base_hessian_params(y: int, p, jac, hess) -> np.ndarray:
-    r"""Hessian of ``-log p_y(theta)`` for any model: ``-hess_y / p_y + s_y s_y^T`` [rdml, Assumption 2]."""
-    p = require_distribution(p, "p", func="base_hessian_params")
-    jac = require_finite(jac, "jac", func="base_hessian_params")
-    hess = require_finite(hess, "hess", func="base_hessian_params")
-    require(isinstance(y, (int, np.integer)) and 0 <= y < p.shape[0], "y", y, f"be a class index in [0, {p.shape[0]})")
-    s = jac[y] / p[y]
-    return -hess[y] / p[y] + np.outer(s, s)
+def base_grad_params(y, p, jac) -> np.ndarray:
+    r"""Gradient of the cross entropy ``-log p_y(theta)`` [rdml, Eq. (1)] for any model: ``-jac_y / p_y``.
+
+    Shapes: ``p`` (..., M), ``jac`` (..., M, P), ``y`` an integer or an integer array of the batch
+    shape; returns (..., P).
+    """
+    func = "base_grad_params"
+    _, py, jy = _base_args(y, p, jac, func)
+    with np.errstate(over="ignore"):
+        g = -jy / py[..., None]
+    return _finite_result(g, func, "p", p)
+
+
+def base_hessian_params(y, p, jac, hess) -> np.ndarray:
+    r"""Hessian of ``-log p_y(theta)`` for any model: ``-hess_y / p_y + s_y s_y^T``, ``s_y = jac_y / p_y``
+    [rdml, Assumption 2]; shapes as :func:`base_grad_params` with ``hess`` (..., M, P, P)."""
+    func = "base_hessian_params"
+    yb, py, jy = _base_args(y, p, jac, func)
+    hess = _real_array(hess, "hess", func, finite=True)
+    P = jy.shape[-1]
+    require(hess.shape == np.shape(jac) + (P,), "hess", hess.shape,
+            f"have shape jac.shape + (P,) = {np.shape(jac) + (P,)}", func=func)
+    hy = np.take_along_axis(hess, yb[..., None, None], axis=-3)[..., 0, :, :]
+    with np.errstate(over="ignore", invalid="ignore"):
+        s = jy / py[..., None]
+        h = -hy / py[..., None, None] + s[..., :, None] * s[..., None, :]
+    return _finite_result(h, func, "p", p)
 
 
 def psi_power_mean(q, p_t, p_next, alpha: float) -> tuple[float, float]:
@@ -902,21 +1069,26 @@ def psi_power_mean(q, p_t, p_next, alpha: float) -> tuple[float, float]:
     ``phi_mu = p_t(mu) / p_{t+1}(mu)`` and ``phi_tilde`` is the power mean of order
     ``1 - alpha`` of ``phi`` under the tilted law ``escort(q, alpha, p_{t+1})`` (the
     geometric mean at alpha = 1), so ``min phi <= phi_tilde <= max phi``. Returns
-    ``(phi_tilde, -log phi_tilde)``.
+    ``(phi_tilde, -log phi_tilde)`` for one step (1-d laws of equal length).
     """
-    q = require_distribution(q, "q", func="psi_power_mean")
-    p_t = require_distribution(p_t, "p_t", func="psi_power_mean")
-    p_next = require_distribution(p_next, "p_next", func="psi_power_mean")
-    require(bool(np.all(p_t > 0)) and bool(np.all(p_next > 0)), "p_t", p_t, "and p_next be > 0 in every class",
-            func="psi_power_mean")
-    alpha = _check_alpha_finite(alpha, "psi_power_mean")
-    with np.errstate(divide="ignore"):
-        lv = alpha * np.log(q) + (1.0 - alpha) * np.log(p_next)  # log of the tilted law, unnormalised
+    func = "psi_power_mean"
+    q = require_distribution(q, "q", func=func)
+    p_t = require_distribution(p_t, "p_t", func=func)
+    p_next = require_distribution(p_next, "p_next", func=func)
+    require(q.ndim == 1, "q", q.shape, "be one law (1-d)", func=func)
+    require(p_t.shape == q.shape, "p_t", p_t.shape, f"have the shape of q {q.shape}", func=func)
+    require(p_next.shape == q.shape, "p_next", p_next.shape, f"have the shape of q {q.shape}", func=func)
+    require(bool(np.all(p_t > 0)), "p_t", p_t, "be > 0 in every class", func=func)
+    require(bool(np.all(p_next > 0)), "p_next", p_next, "be > 0 in every class", func=func)
+    alpha = _check_alpha_finite(alpha, func)
+    # log of the tilted law q^alpha p_next^(1 - alpha), unnormalised; 0^0 = 0 (supp q kept, as escort)
+    lv = np.where(q > 0, alpha * np.log(np.where(q > 0, q, 1.0)), -np.inf) + (1.0 - alpha) * np.log(p_next)
     lv = lv - lv.max()
     lv = lv - np.log(np.exp(lv).sum())
     lphi = np.log(p_t) - np.log(p_next)
     if alpha == 1.0:
-        lt = float(np.exp(lv) @ lphi)
+        w = np.exp(lv)
+        lt = float(w[w > 0] @ lphi[w > 0])
     else:
         e = lv + (1.0 - alpha) * lphi
         mx = e.max()
