@@ -29,7 +29,8 @@ import numpy as np
 from numba import njit, prange
 
 from kdtheory.numerics.bench import BenchCase, benchmark
-from kdtheory.theory._checks import require, require_finite, require_in
+from kdtheory.theory._checks import (require, require_array, require_choice, require_in, require_int,
+                                     require_positive)
 
 OK, COLLAPSED, INFEASIBLE = 0, 1, 2
 _ULP = 2.220446049250313e-16
@@ -329,16 +330,50 @@ def _rounds_numpy(d, z0, rounds, c_fixed, eps, w, c_out, norms, z_last):
 # public: many problems in the eigenbasis
 # ---------------------------------------------------------------------------------------------
 
+_MAX_ROUNDS = 10_000_000        # rounds of one run
+_MAX_CELLS = 50_000_000         # problems x (rounds + 1) and problems x K: the arrays a run fills
+_MAX_GRAM = 20_000              # K of a Gram matrix (eigendecomposition O(K^3))
+_D_MAX = 1e250                  # largest eigenvalue: c_t = O(d_max 2^106) must stay finite
+_D_RANGE = 1e-300               # smallest positive eigenvalue relative to the largest
+_U0_MAX = 1e150                 # ||z0|| / sqrt(K eps): (c/(c + d))^2 ~ 1/u0^2 stays a normal float
 
-def _check_mode(c, eps, func):
+
+def _check_mode(c, eps, n, func):
+    """Exactly one of ``c`` (fixed multiplier >= 0) and ``eps`` (tolerance > 0); scalars or one per problem."""
     require((c is None) != (eps is None), "c/eps", (c, eps), "give exactly one of c (fixed) or eps (constrained)",
             func=func)
+    name, value = ("c", c) if c is not None else ("eps", eps)
+    arr = require_array(value, name, ndim=(0, 1), finite=True, func=func)
+    require(arr.ndim == 0 or arr.shape == (n,), name, arr.shape, f"be a scalar or have one value per problem ({n})",
+            func=func)
     if c is not None:
-        require(np.all(np.isfinite(np.asarray(c, float))) and np.all(np.asarray(c, float) >= 0), "c", c, "be >= 0",
-                func=func)
-    if eps is not None:
-        require(np.all(np.isfinite(np.asarray(eps, float))) and np.all(np.asarray(eps, float) > 0), "eps", eps,
-                "be > 0", func=func)
+        require(bool(np.all(arr >= 0)), "c", c, "be >= 0", func=func)
+    else:
+        require(bool(np.all(arr > 0)), "eps", eps, "be > 0", func=func)
+    return np.broadcast_to(arr, (n,)).astype(float)
+
+
+def _problems(d, z0, func):
+    """``d`` and ``z0`` as (n, K) arrays of one shape, ``d >= 0`` with a positive entry per problem."""
+    d = require_array(d, "d", ndim=(1, 2), finite=True, max_size=_MAX_CELLS, func=func)
+    z0 = require_array(z0, "z0", ndim=(1, 2), finite=True, max_size=_MAX_CELLS, func=func)
+    d2, z2 = np.atleast_2d(d), np.atleast_2d(z0)
+    require(d2.shape == z2.shape and d2.shape[1] >= 1, "z0", z0.shape, f"have the shape of d {d.shape}", func=func)
+    require(bool(np.all(d2 >= 0)), "d", d, "be >= 0 (G positive semi-definite)", func=func)
+    top = d2.max(axis=1)
+    require(bool(np.all(top > 0)), "d", d, "have a positive entry in every problem", func=func)
+    require(bool(np.all(top <= _D_MAX)), "d", d, f"be at most {_D_MAX:g} (the multipliers must fit in float64)",
+            func=func)
+    low = np.where(d2 > 0, d2, np.inf).min(axis=1)
+    require(bool(np.all(low >= _D_RANGE * top)), "d", d,
+            f"have positive entries at least {_D_RANGE:g} times the largest of their problem (kappa <= 1e300)",
+            func=func)
+    return d.ndim == 1, np.ascontiguousarray(d2, dtype=float), np.ascontiguousarray(z2, dtype=float)
+
+
+def _binary_exponent(x: np.ndarray) -> np.ndarray:
+    """Per row, the power of two ``e`` with ``max |x| in [2^(e-1), 2^e)`` (0 for a zero row)."""
+    return np.frexp(np.abs(x).max(axis=1))[1].astype(np.int64)
 
 
 def spectral_rounds(d, z0, rounds: int, *, c=None, eps=None, ground_truth_weight: float = 0.0,
@@ -350,50 +385,142 @@ def spectral_rounds(d, z0, rounds: int, *, c=None, eps=None, ground_truth_weight
     Returns ``c`` (``(n, rounds)``, ``inf`` from the collapsed round on), ``n_done`` (rounds
     run), ``collapsed`` (bool), ``z_last`` (labels of round ``n_done`` in the eigenbasis) and
     ``norms`` (``(n, rounds + 1)`` label norms ``||z_t||``, 0 after a collapse).
-    Raises ``ValueError`` if the constraint cannot be met (label energy in the null space of
-    ``G`` above ``K eps``).
+
+    Each problem is rescaled by powers of two (exact: labels to ``max |z| ~ 1``, spectrum to
+    ``max d ~ 1``) before the kernel runs and the results are scaled back, so the answer does
+    not depend on the units of ``y`` and ``G``.  Domain (named errors outside): ``max d <= 1e250``,
+    positive eigenvalues at least ``1e-300 max d``, ``||z0||`` finite, and in the constrained form
+    ``u0 = ||z0|| / sqrt(K eps) <= 1e150``.  Raises ``ValueError`` if the constraint cannot be met
+    (label energy in the null space of ``G`` above ``K eps``).
     """
     func = "spectral_rounds"
-    require(backend in ("numba", "numpy"), "backend", backend, "be 'numba' or 'numpy'", func=func)
-    d = require_finite(d, "d", func=func)
-    z0 = require_finite(z0, "z0", func=func)
-    single = d.ndim == 1
-    d2, z2 = np.atleast_2d(d).astype(float), np.atleast_2d(z0).astype(float)
-    require(d2.ndim == 2 and d2.shape == z2.shape and d2.shape[1] >= 1, "z0", z0.shape,
-            f"have the shape of d {d.shape}", func=func)
-    require(bool(np.all(d2 >= 0)), "d", d, "be >= 0 (G positive semi-definite)", func=func)
-    require(bool(np.all(d2.max(axis=1) > 0)), "d", d, "have a positive entry in every problem", func=func)
-    require(isinstance(rounds, (int, np.integer)) and rounds >= 1, "rounds", rounds, "be an integer >= 1", func=func)
-    w = require_in(ground_truth_weight, "ground_truth_weight", 0.0, 1.0, func=func)
-    _check_mode(c, eps, func)
+    require_choice(backend, "backend", ("numba", "numpy"), func=func)
+    single, d2, z2 = _problems(d, z0, func)
     n, K = d2.shape
+    rounds = require_int(rounds, "rounds", low=1, high=_MAX_ROUNDS, func=func)
+    require(n * (rounds + 1) <= _MAX_CELLS, "rounds", rounds, f"keep problems x (rounds + 1) <= {_MAX_CELLS}",
+            func=func)
+    w = require_in(ground_truth_weight, "ground_truth_weight", 0.0, 1.0, func=func)
+    values = _check_mode(c, eps, n, func)
+    ez, ed = _binary_exponent(z2), _binary_exponent(d2)
+    zs = np.ldexp(z2, -ez[:, None])
+    ds = np.ldexp(d2, -ed[:, None])
+    norm_s = np.sqrt(np.einsum("ij,ij->i", zs, zs))
+    require(bool(np.all(np.isfinite(np.ldexp(norm_s, ez)))), "z0", z0, "have a finite norm in float64", func=func)
     if eps is not None:
-        target = np.broadcast_to(np.asarray(eps, float), (n,)).copy()
-        c_fixed = np.zeros(n)
+        eps_s = np.minimum(np.ldexp(values, -2 * ez), 1.0)   # eps_s >= 1 > max zs^2 collapses round 0 either way
+        ok = (norm_s == 0) | (K * eps_s >= (norm_s / _U0_MAX) ** 2)
+        require(bool(np.all(ok)), "eps", eps,
+                f"be at least ||z0||^2 / ({_U0_MAX:g}^2 K) (u0 = ||z0|| / sqrt(K eps) <= {_U0_MAX:g}, "
+                "the engine's float64 range)", func=func)
+        target, c_fixed = eps_s, np.zeros(n)
     else:
-        target = -np.ones(n)
-        c_fixed = np.broadcast_to(np.asarray(c, float), (n,)).copy()
+        target, c_fixed = -np.ones(n), np.ldexp(values, -ed)
     c_out = np.full((n, rounds), np.inf)
     norms = np.zeros((n, rounds + 1))
     z_last = np.zeros((n, K))
     n_done = np.zeros(n, dtype=np.int64)
     status = np.zeros(n, dtype=np.int64)
-    d2, z2 = np.ascontiguousarray(d2), np.ascontiguousarray(z2)
     if backend == "numba":
         kern = _batch_kernel if n >= 8 else _batch_kernel_serial
-        kern(d2, z2, int(rounds), c_fixed, target, w, c_out, norms, z_last, n_done, status)
+        kern(ds, zs, int(rounds), c_fixed, target, w, c_out, norms, z_last, n_done, status)
     else:
         for i in range(n):
-            n_done[i], status[i] = _rounds_numpy(d2[i], z2[i], int(rounds), c_fixed[i], target[i], w,
+            n_done[i], status[i] = _rounds_numpy(ds[i], zs[i], int(rounds), c_fixed[i], target[i], w,
                                                  c_out[i], norms[i], z_last[i])
     bad = np.flatnonzero(status == INFEASIBLE)
     require(bad.size == 0, "y", None if bad.size == 0 else int(bad[0]),
             "have mean-square energy in the null space of G at most eps at every round (constraint infeasible;"
             f" first problem/round: {None if bad.size == 0 else (int(bad[0]), int(n_done[bad[0]]))})", func=func)
-    out = {"c": c_out, "n_done": n_done, "collapsed": status == COLLAPSED, "z_last": z_last, "norms": norms}
+    c_out = np.ldexp(c_out, ed[:, None]) if eps is not None else np.broadcast_to(values[:, None], c_out.shape).copy()
+    out = {"c": c_out, "n_done": n_done, "collapsed": status == COLLAPSED,
+           "z_last": np.ldexp(z_last, ez[:, None]), "norms": np.ldexp(norms, ez[:, None])}
     if single:
         out = {k: v[0] for k, v in out.items()}
     return out
+
+
+def spectral_rounds_mp(d, z0, rounds: int, *, eps: float, dps: int = 50, c_start=None) -> dict:
+    r"""The constrained process of :func:`spectral_rounds` for one problem in extended precision (mpmath).
+
+    The floats given are taken as exact numbers; every multiplier ``c_t`` is the root of
+    ``sum_k z_k^2 (c / (c + d_k))^2 = K eps`` to ``dps`` digits (bracketed safeguarded Newton, no
+    bound of the paper used), ``z_{t+1} = D (c_t I + D)^{-1} z_t`` [sd, Eqs. (21), (35)], and the
+    run stops at the first round with ``||z_t||^2 <= K eps`` (collapse).  ``c_start`` (float
+    multipliers, e.g. from :func:`spectral_rounds`) only seeds the Newton iterations.  Returns
+    mpmath numbers: ``c`` (list), ``norms`` (``||z_t||`` for ``t = 0 .. n_done``), ``n_done``,
+    ``collapsed``.  For certificates: ``rounds`` at most 100000.
+    """
+    import mpmath as mp
+
+    func = "spectral_rounds_mp"
+    single, d2, z2 = _problems(d, z0, func)
+    require(single, "d", d2.shape, "be one problem (a 1-D array)", func=func)
+    rounds = require_int(rounds, "rounds", low=1, high=100_000, func=func)
+    eps = require_positive(eps, "eps", func=func)
+    dps = require_int(dps, "dps", low=40, high=1000, func=func)
+    K = d2.shape[1]
+    starts = np.full(rounds, np.nan) if c_start is None else np.asarray(
+        require_array(c_start, "c_start", ndim=1, finite=False, func=func), dtype=float)
+    with mp.workdps(dps):
+        D = [mp.mpf(float(v)) for v in d2[0]]
+        Z = [mp.mpf(float(v)) for v in z2[0]]
+        target = K * mp.mpf(eps)
+        cs, norms = [], []
+        for t in range(rounds + 1):
+            n2 = mp.fsum(v * v for v in Z)
+            norms.append(mp.sqrt(n2))
+            if t == rounds:
+                break
+            if n2 <= target:
+                return {"c": cs, "norms": norms, "n_done": t, "collapsed": True}
+            null = mp.fsum(Z[k] ** 2 for k in range(K) if D[k] == 0)
+            require(null < target, "z0", z0, f"keep the null-space energy below K eps at round {t} (infeasible)",
+                    func=func)
+            guess = float(starts[t]) if t < starts.size and np.isfinite(starts[t]) and starts[t] > 0 else None
+            c = _mp_root(D, Z, target, guess, dps)
+            cs.append(c)
+            Z = [D[k] / (c + D[k]) * Z[k] if D[k] > 0 else mp.mpf(0) for k in range(K)]
+    return {"c": cs, "norms": norms, "n_done": rounds, "collapsed": False}
+
+
+def _mp_root(D, Z, target, guess, dps):
+    """Root ``c > 0`` of ``F(c) = sum z^2 (c/(c+d))^2 - target`` (F increasing), safeguarded Newton in mpmath."""
+    import mpmath as mp
+
+    def F(c):
+        s, ds = mp.mpf(0), mp.mpf(0)
+        for dk, zk in zip(D, Z):
+            q = c / (c + dk)
+            s += zk * zk * q * q
+            ds += 2 * zk * zk * q * dk / (c + dk) ** 2
+        return s - target, ds
+
+    c = mp.mpf(guess) if guess is not None else mp.mpf(max(float(v) for v in D))
+    step = mp.mpf(2) ** -30 if guess is not None else mp.mpf(1)   # a float guess is good to ~1e-15
+    lo, hi = c * (1 - step), c * (1 + step)
+    for _ in range(5000):                    # bracket: F(lo) < 0 < F(hi)
+        if F(lo)[0] < 0:
+            break
+        lo /= 2
+    for _ in range(5000):
+        if F(hi)[0] > 0:
+            break
+        hi *= 2
+    tol = mp.mpf(10) ** (-(dps - 3))
+    c = c if lo < c < hi else mp.sqrt(lo * hi)
+    for _ in range(400):
+        f, df = F(c)
+        if f == 0:
+            return c
+        lo, hi = (c, hi) if f < 0 else (lo, c)
+        cn = c - f / df if df > 0 else lo
+        if not (lo < cn < hi):
+            cn = (lo + hi) / 2
+        if abs(cn - c) <= tol * c or hi - lo <= tol * hi:
+            return cn
+        c = cn
+    return c
 
 
 # ---------------------------------------------------------------------------------------------
@@ -476,23 +603,49 @@ class SelfDistillation:
 
 
 def _eigen(gram, singular, func):
-    G = require_finite(gram, "gram", func=func)
-    require(G.ndim == 2 and G.shape[0] == G.shape[1] and G.shape[0] >= 1, "gram", G.shape, "be a square matrix",
-            func=func)
-    scale = float(np.max(np.abs(G))) if G.size else 0.0
+    """Eigendecomposition of a checked Gram matrix: symmetric, positive semi-definite (to rounding)."""
+    G = require_array(gram, "gram", ndim=2, finite=True, func=func)
+    require(G.shape[0] == G.shape[1], "gram", G.shape, "be a square matrix", func=func)
+    require(G.shape[0] <= _MAX_GRAM, "gram", G.shape, f"have at most {_MAX_GRAM} rows", func=func)
+    scale = float(np.max(np.abs(G)))
     require(scale > 0, "gram", G, "be non-zero", func=func)
+    require(scale <= _D_MAX, "gram", G, f"have entries at most {_D_MAX:g}", func=func)
     require(bool(np.max(np.abs(G - G.T)) <= 1e-10 * scale), "gram", G, "be symmetric (to 1e-10 relative)", func=func)
-    require(singular in ("raise", "pinv"), "singular", singular, "be 'raise' or 'pinv'", func=func)
+    require_choice(singular, "singular", ("raise", "pinv"), func=func)
     d, W = np.linalg.eigh(0.5 * (G + G.T))
-    tol = G.shape[0] * _ULP * float(d[-1])
+    tol = G.shape[0] * _ULP * float(np.max(np.abs(d)))        # rounding level of the eigenvalues
+    require(bool(d[-1] > tol), "gram", G, "have a positive eigenvalue", func=func)
     require(bool(d[0] >= -tol), "gram", G,
-            f"be positive semi-definite (smallest eigenvalue {d[0]:.3g} < -{tol:.3g})", func=func)
+            f"be positive semi-definite (smallest eigenvalue {d[0]:.3g} below -{tol:.3g} = -K * ulp * max|d|)",
+            func=func)
     if d[0] <= tol:
         require(singular == "pinv", "gram", G,
-                f"be positive definite (smallest eigenvalue {d[0]:.3g} <= tolerance {tol:.3g}, K * ulp * d_max); "
+                f"be positive definite (smallest eigenvalue {d[0]:.3g} <= tolerance {tol:.3g}, K * ulp * max|d|); "
                 "pass singular='pinv' to fit on the range of G (null directions are never fitted)", func=func)
         d = np.where(d <= tol, 0.0, d)
     return d, W
+
+
+def _one_problem(gram, y, rounds, c, eps, ground_truth_weight, gram_eval, singular, func):
+    """The checks shared by :func:`kernel_self_distillation` and its direct-solve reference."""
+    d, W = _eigen(gram, singular, func)
+    K = d.size
+    y = require_array(y, "y", ndim=1, finite=True, func=func)
+    require(y.shape == (K,), "y", y.shape, f"have shape ({K},) to match gram", func=func)
+    if gram_eval is not None:
+        gram_eval = require_array(gram_eval, "gram_eval", ndim=2, finite=True, max_size=_MAX_CELLS, func=func)
+        require(gram_eval.shape[1] == K, "gram_eval", gram_eval.shape, f"have shape (n_eval, {K})", func=func)
+    require((c is None) != (eps is None), "c/eps", (c, eps), "give exactly one of c (fixed) or eps (constrained)",
+            func=func)
+    if c is not None:
+        c = require_positive(c, "c", strict=False, func=func)
+        require(c > 0 or bool(d[0] > 0), "c", c, "be > 0 when gram is singular", func=func)
+    else:
+        eps = require_positive(eps, "eps", func=func)
+    rounds = require_int(rounds, "rounds", low=1, high=_MAX_ROUNDS, func=func)
+    require(K * (rounds + 1) <= _MAX_CELLS, "rounds", rounds, f"keep K x (rounds + 1) <= {_MAX_CELLS}", func=func)
+    w = require_in(ground_truth_weight, "ground_truth_weight", 0.0, 1.0, func=func)
+    return d, W, y, gram_eval, c, eps, rounds, w
 
 
 def kernel_self_distillation(gram, y, rounds: int, *, c=None, eps=None, ground_truth_weight: float = 0.0,
@@ -507,46 +660,40 @@ def kernel_self_distillation(gram, y, rounds: int, *, c=None, eps=None, ground_t
     ``eps``; the run stops at the first round whose labels have ``mean(y_t^2) <= eps``: collapse).
     ``gram_eval``: ``(n_eval, K)`` kernel between evaluation and training points (same
     normalisation as ``gram``).  A singular ``gram`` raises unless ``singular='pinv'``, which
-    fits on its range (eigenvalues below ``K * ulp * d_max`` set to 0).
+    fits on its range (eigenvalues below ``K * ulp * max|d|`` set to 0).
     """
     func = "kernel_self_distillation"
-    d, W = _eigen(gram, singular, func)
-    K = d.size
-    y = require_finite(y, "y", func=func)
-    require(y.shape == (K,), "y", y.shape, f"have shape ({K},) to match gram", func=func)
-    if gram_eval is not None:
-        gram_eval = require_finite(gram_eval, "gram_eval", func=func)
-        require(gram_eval.ndim == 2 and gram_eval.shape[1] == K, "gram_eval", gram_eval.shape,
-                f"have shape (n_eval, {K})", func=func)
-    _check_mode(c, eps, func)
-    require(np.ndim(c) == 0 and np.ndim(eps) == 0, "c/eps", (c, eps), "be scalars", func=func)
-    if c is not None and c == 0:
-        require(bool(d[0] > 0), "c", c, "be > 0 when gram is singular", func=func)
+    require_choice(backend, "backend", ("numba", "numpy"), func=func)
+    d, W, y, gram_eval, c, eps, rounds, w = _one_problem(gram, y, rounds, c, eps, ground_truth_weight, gram_eval,
+                                                         singular, func)
     z0 = W.T @ y
-    run = spectral_rounds(d, z0, rounds, c=c, eps=eps, ground_truth_weight=ground_truth_weight, backend=backend)
+    try:
+        run = spectral_rounds(d, z0, rounds, c=c, eps=eps, ground_truth_weight=w, backend=backend)
+    except ValueError as exc:       # the engine's domain, in this function's name
+        raise ValueError(f"{func}: " + str(exc).partition(": ")[2]) from None
     n = int(run["n_done"])
     collapsed_at = n if bool(run["collapsed"]) else None
-    return SelfDistillation(d, W, y, z0, run["c"][:n].copy(), float(ground_truth_weight), collapsed_at, gram_eval,
+    return SelfDistillation(d, W, y, z0, run["c"][:n].copy(), w, collapsed_at, gram_eval,
                             "c" if c is not None else "eps")
 
 
 def kernel_self_distillation_reference(gram, y, rounds: int, *, c=None, eps=None, ground_truth_weight: float = 0.0,
-                                       gram_eval=None) -> dict:
+                                       gram_eval=None, singular: str = "raise") -> dict:
     r"""Direct-solve reference (no eigenbasis): each round solves ``(gram + c_t I) alpha = y_t`` [sd, Eq. (18)].
 
-    In the constrained form ``c_t`` is found by Brent's method on ``log c`` applied to the
-    mean squared error computed from the solves.  Returns ``c``, ``coefficients``,
-    ``train_predictions``, ``labels``, ``eval_predictions`` (or None) and ``collapsed_at``.
-    Slow (``O(K^3)`` per evaluation); for tests and small problems.
+    Accepts exactly what :func:`kernel_self_distillation` accepts (same checks).  In the
+    constrained form ``c_t`` is found by Brent's method on ``log c`` applied to the mean squared
+    error computed from the solves (bracket searched in ``log c`` within ``[-800, 800]``).
+    Returns ``c``, ``coefficients``, ``train_predictions``, ``labels``, ``eval_predictions`` (or
+    None) and ``collapsed_at``.  Slow (``O(K^3)`` per evaluation); for tests and small problems.
     """
     from scipy.optimize import brentq
 
     func = "kernel_self_distillation_reference"
-    G = require_finite(gram, "gram", func=func)
-    y0 = require_finite(y, "y", func=func)
+    _, _, y0, gram_eval, c, eps, rounds, w = _one_problem(gram, y, rounds, c, eps, ground_truth_weight, gram_eval,
+                                                          singular, func)
+    G = np.asarray(gram, dtype=float)
     K = y0.size
-    _check_mode(c, eps, func)
-    w = float(ground_truth_weight)
     I = np.eye(K)
     cs, coefs, preds, labels = [], [], [], []
     yt = y0.copy()
@@ -562,10 +709,12 @@ def kernel_self_distillation_reference(gram, y, rounds: int, *, c=None, eps=None
                 return float(np.mean((G @ np.linalg.solve(G + cc * I, yt) - yt) ** 2)) - eps
 
             lo, hi = -5.0, 5.0
-            while gap(lo) > 0:
+            while gap(lo) > 0 and lo > -800:
                 lo -= 5.0
-            while gap(hi) < 0:
+            while gap(hi) < 0 and hi < 800:
                 hi += 5.0
+            require(gap(lo) <= 0 <= gap(hi), "eps", eps, f"be met by some c in [e^-800, e^800] at round {t}",
+                    func=func)
             ct = math.exp(brentq(gap, lo, hi, xtol=1e-15, rtol=4 * _ULP, maxiter=500))
         else:
             ct = float(c)
@@ -576,7 +725,7 @@ def kernel_self_distillation_reference(gram, y, rounds: int, *, c=None, eps=None
     coefs = np.array(coefs).reshape(-1, K)
     return {"c": np.array(cs), "coefficients": coefs, "train_predictions": np.array(preds).reshape(-1, K),
             "labels": np.array(labels).reshape(-1, K),
-            "eval_predictions": None if gram_eval is None else coefs @ np.asarray(gram_eval, float).T,
+            "eval_predictions": None if gram_eval is None else coefs @ gram_eval.T,
             "collapsed_at": collapsed_at}
 
 

@@ -192,7 +192,7 @@ def test_prop3_iterate_matches_printed_recurrence():
     for _ in range(20):
         u0, kap = float(rng.uniform(1.01, 40)), float(10 ** rng.uniform(0, 3))
         t = np.arange(0, 12, dtype=float)
-        lo, hi = sd._prop3(u0, kap, t)
+        lo, hi = sd.label_norm_bounds_corrected(u0, t, 1, 1.0, kap)
         for x, got in ((kap, lo), (1 / kap, hi)):
             a, b = sd.prop3_coefficients(u0, x)
             u, ref = u0, [u0]

@@ -658,8 +658,8 @@ def _prop3_bounds(u0: float, kappa: float, t: np.ndarray, variant: str) -> tuple
     if variant == "sharp_control":                 # wrong constant: u0 - 0.999 t
         return u0 - 0.999 * t, np.sqrt(np.maximum(u0 * u0 - t, 0.0))
     k_lo = 1.0 / kappa if variant == "control" else kappa   # control: the upper-bound constants used below
-    lo, _ = tsd._prop3(u0, k_lo, t)
-    _, hi = tsd._prop3(u0, kappa, t)
+    lo = tsd._affine_iterate(np.asarray(u0 - 1.0), np.asarray(k_lo), t)
+    hi = tsd._affine_iterate(np.asarray(u0 - 1.0), np.asarray(1.0 / kappa), t)
     return lo, hi
 
 
