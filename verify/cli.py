@@ -182,8 +182,10 @@ def run_many(selected: list[Claim], mode: str, seed: int, jobs: int) -> list[Ver
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    # Environment for the spawned interpreters: one OpenMP/BLAS thread from the start.
-    saved = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    # Environment for the spawned interpreters: one OpenMP/BLAS/Numba thread each from the start
+    # (N workers already fill N cores; threads inside them would only oversubscribe).
+    saved = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                                            "NUMBA_NUM_THREADS")}
     os.environ.update({k: "1" for k in saved})
     done: dict[str, Verdict] = {}
     try:
