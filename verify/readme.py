@@ -27,16 +27,24 @@ def _section(text: str, name: str, body: str) -> str:
 
 
 def errata_markdown() -> str:
+    """One bullet per erratum: statement, deciding numbers, certified counterexample, correction."""
     rows = []
     for c in claims():
         if c.expected != "erratum":
             continue
         v = c.run(mode="quick", seed=0)
+        cert = v.details.get("certificate")
+        shown = ""
+        if isinstance(cert, dict):
+            what = f" ({cert['what']})" if cert.get("what") else ""
+            shown = (f" Certified ({cert['precision']}){what}: `{cert['lhs']} {cert['relation']} {cert['rhs']}` "
+                     f"is {'true' if cert['holds'] else 'false'}.")
         cx = json.dumps(v.details.get("counterexample"), separators=(", ", ": "))
-        if len(cx) > 400:
-            cx = cx[:400] + " ..."
+        if len(cx) > 300:
+            cx = cx[:300] + " ..."
+        deciding = f"{v.decided_by}: " if v.decided_by else ""
         rows.append(f"- **`{c.id}`** ({c.ref}): {c.statement.rstrip('.')}. Observed: {v.observed} "
-                    f"({v.measured:.4g} {v.relation} {v.reference:.4g}). Counterexample: `{cx}`. "
+                    f"({deciding}{v.measured:.4g} {v.relation} {v.reference:.4g}).{shown} Counterexample: `{cx}`. "
                     f"Correction: `{c.id}_corrected`.")
     return "\n".join(rows) if rows else "No erratum has been confirmed yet."
 
