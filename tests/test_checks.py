@@ -68,3 +68,67 @@ def test_type_errors_name_the_parameter():
     with pytest.raises(ValueError, match="finite"):
         require_real(float("nan"), "x", func="f")
     assert require_real(np.float32(2), "x") == 2.0 and require_array(3, "x").shape == ()
+
+
+def test_tiers_scale_with_conditioning():
+    assert evidence.IDENTITY.rtol(1.0) == 4096 * evidence.EPS
+    assert evidence.IDENTITY.rtol(1e6) == pytest.approx(1e6 * evidence.IDENTITY.rtol())
+    assert evidence.EXACT.rtol(0.1) == evidence.EXACT.rtol(1.0)  # cond is floored at 1
+    assert np.allclose(evidence.cancellation([[1.0, -1.0 + 1e-8], [1.0, 1.0]]), [2e8, 1.0], rtol=1e-6)
+
+
+def test_bound_certified_at_the_boundary():
+    from fractions import Fraction
+
+    value, bound = 1.0 + 2e-16, 1.0  # float says "violated by 2e-16"
+    exact_equal = lambda i: (Fraction(1), Fraction(1))
+    out = evidence.bound_outcome([value], [bound], certify=exact_equal)
+    assert out.holds and out.details["float_excess"] == "rounding" and out.details["certificate"]["precision"] == "exact"
+    really_above = lambda i: (Fraction(10 ** 16 + 2, 10 ** 16), Fraction(1))
+    out = evidence.bound_outcome([value], [bound], certify=really_above)
+    assert not out.holds and out.details["float_excess"].startswith("real")
+    out = evidence.bound_outcome([value], [bound])
+    assert not out.holds and "no extended-precision evaluator" in out.details["near_boundary"]
+    assert not evidence.bound_outcome([1.1], [1.0], certify=exact_equal).holds  # far outside: never certified away
+
+
+def test_identity_certified_just_outside_its_tier():
+    import mpmath
+
+    t = evidence.IDENTITY.rtol()
+    lhs, rhs = 1.0, 1.0 + 3 * t
+    out = evidence.identity_outcome([lhs], [rhs], certify=lambda i: (lambda: mpmath.mpf(1) / 3, lambda: 1 - mpmath.mpf(2) / 3))
+    assert out.holds and out.details["float_discrepancy"] == "rounding"
+    assert not evidence.identity_outcome([lhs], [rhs]).holds
+    assert not evidence.identity_outcome([1.0], [1.1], certify=lambda i: (1, 1)).holds  # too far: no certification
+
+
+def test_certificate_exact_and_mpmath():
+    from fractions import Fraction
+
+    import mpmath
+
+    c = evidence.certificate(Fraction(4, 3), lambda: 8 * mpmath.sqrt(3) / 9, ">=")
+    assert c["holds"] is False and c["precision"] == "50 digits" and c["lhs"].startswith("1.333")
+    c = evidence.certificate(Fraction(1, 3), Fraction(1, 3), "==")
+    assert c["holds"] is True and c["precision"] == "exact"
+    with pytest.raises(ValueError, match="dps"):
+        evidence.certificate(1, 2, "<=", dps=20)
+
+
+def test_combine_prints_the_deciding_part():
+    ok = evidence.bound_outcome([0.5], [1.0])
+    bad = evidence.bound_outcome([3.0], [1.0])
+    out = evidence.combine({"a": ok, "b": bad}, "a")
+    assert not out.holds and out.decided_by == "b" and out.measured == 3.0
+    out = evidence.combine({"a": ok, "b": ok}, "b")
+    assert out.holds and out.decided_by == "b"
+
+
+def test_statistical_outcomes_fail_only_when_the_data_exclude_the_claim():
+    rng = np.random.default_rng(0)
+    x = rng.normal(1.0, 1.0, 4000)
+    assert evidence.mean_bound_outcome(x, 1.0).holds
+    assert not evidence.mean_bound_outcome(x, 0.8).holds
+    assert evidence.probability_outcome(5, 1000, 0.01).holds
+    assert not evidence.probability_outcome(50, 1000, 0.01).holds
