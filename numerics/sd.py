@@ -22,6 +22,7 @@ the adversarial searches of ``kdtheory.verify.sd``) and :func:`kernel_self_disti
 
 from __future__ import annotations
 
+import functools
 import math
 from functools import cached_property
 
@@ -31,6 +32,16 @@ from numba import njit, prange
 from kdtheory.numerics.bench import BenchCase, benchmark
 from kdtheory.theory._checks import (require, require_array, require_choice, require_in, require_int,
                                      require_positive)
+
+__all__ = [
+    # the exact engine
+    "spectral_rounds", "spectral_rounds_mp", "SelfDistillation", "kernel_self_distillation",
+    "kernel_self_distillation_reference", "self_distillation_classes",
+    # the experiments behind the figures (Sec. 4 example, digits analogues of Sec. 5)
+    "sec4_points", "sec4_data", "sec4_self_distillation", "digits_split", "rbf_grams", "one_vs_rest",
+    "digits_l2_curves", "digits_ce_curves", "digits_early_stopping", "digits_ce_early_stopping",
+    "early_stopping_filters", "participation_ratio", "spectrum_runs",
+]
 
 OK, COLLAPSED, INFEASIBLE = 0, 1, 2
 _ULP = 2.220446049250313e-16
@@ -727,6 +738,541 @@ def kernel_self_distillation_reference(gram, y, rounds: int, *, c=None, eps=None
             "labels": np.array(labels).reshape(-1, K),
             "eval_predictions": None if gram_eval is None else coefs @ gram_eval.T,
             "collapsed_at": collapsed_at}
+
+
+# ---------------------------------------------------------------------------------------------
+# experiments behind the figures: the Sec. 4 example and kernel regression on digits (Sec. 5)
+# ---------------------------------------------------------------------------------------------
+
+_DIGITS = 1797                  # scikit-learn's bundled 8x8 digits
+_MAX_SPLITS = 100
+_MAX_EXPERIMENT_ROUNDS = 100_000
+_MAX_SEC4_K = 200
+_MAX_GRID = 1_000_000
+
+
+def _seed(seed, func: str) -> int:
+    return require_int(seed, "seed", low=0, high=2 ** 63 - 1, func=func)
+
+
+def _one_blas_thread():
+    """BLAS on one thread: on a shared two-core machine threaded small matmuls are ~100x slower."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def sec4_points(K: int = 11) -> np.ndarray:
+    """Evenly spaced interior points ``(k - 1/2)/K``, ``k = 1..K`` (at most 200).
+
+    The paper's grid 0, 0.1, ..., 1 [sd, Sec. 4] puts two of the 11 points where every Green's
+    function of Eq. (57) vanishes (``g(0, .) = g(1, .) = 0``), so its Gram matrix would be singular;
+    the midpoint grid keeps K = 11 with step 1/11 and a positive definite Gram matrix (footnote 7).
+    """
+    K = require_int(K, "K", low=1, high=_MAX_SEC4_K, func="sec4_points")
+    return (np.arange(K) + 0.5) / K
+
+
+def sec4_data(seed: int = 0, *, K: int = 11, sigma: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """Training points :func:`sec4_points` and noisy labels ``y_k = sin(2 pi x_k) + N(0, sigma^2)`` [sd, Sec. 4, Fig. 2b]."""
+    func = "sec4_data"
+    seed = _seed(seed, func)
+    K = require_int(K, "K", low=1, high=_MAX_SEC4_K, func=func)
+    sigma = require_positive(sigma, "sigma", strict=False, func=func)
+    x = sec4_points(K)
+    rng = np.random.default_rng(seed)
+    return x, np.sin(2 * np.pi * x) + sigma * rng.standard_normal(x.size)
+
+
+def _rms_to_truth(grid: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """Root mean square distance to sin(2 pi x) over [0, 1] (trapezoid rule on the grid), per row of ``f``."""
+    from scipy.integrate import trapezoid
+
+    return np.sqrt(trapezoid((np.atleast_2d(f) - np.sin(2 * np.pi * grid)) ** 2, grid, axis=-1))
+
+
+def sec4_self_distillation(seed: int = 0, *, eps: float = 0.04, rounds: int = 5, n_grid: int = 401, K: int = 11,
+                           sigma: float = 0.5) -> dict:
+    """The Sec. 4 worked example computed end to end [sd, Sec. 4, Figs. 2-3].
+
+    Spline kernel (Eq. 57, Gram ``g/K`` of Eq. 16) on :func:`sec4_data`; the unregularised fit (``c -> 0``,
+    interpolation) and ``rounds`` constrained self-distillation rounds at ``eps`` by
+    :func:`kernel_self_distillation`, evaluated on ``n_grid`` points of [0, 1]; Green's function curves
+    for the sources 0.1, 0.3, ..., 0.9; RMS distance of each fit to sin(2 pi x) (trapezoid rule).
+    """
+    from kdtheory.theory.sd import gram_matrix, green_function, kernel_matrix
+
+    func = "sec4_self_distillation"
+    eps = require_positive(eps, "eps", func=func)
+    rounds = require_int(rounds, "rounds", low=1, high=_MAX_EXPERIMENT_ROUNDS, func=func)
+    n_grid = require_int(n_grid, "n_grid", low=2, high=_MAX_GRID, func=func)
+    x, y = sec4_data(seed, K=K, sigma=sigma)
+    grid = np.linspace(0.0, 1.0, n_grid)
+    sources = np.array([0.1, 0.3, 0.5, 0.7, 0.9])
+    green = green_function(grid[:, None], sources[None, :])
+    gram = gram_matrix(x, "spline")
+    gram_eval = kernel_matrix(grid, x, "spline")
+    interp = kernel_self_distillation(gram, y, 1, c=0.0, gram_eval=gram_eval)
+    run = kernel_self_distillation(gram, y, rounds, eps=eps, gram_eval=gram_eval)
+    return {"x": x, "y": y, "grid": grid, "sources": sources, "green": green, "gram": gram,
+            "interp_eval": interp.eval_predictions[0], "interp_train": interp.train_predictions[0],
+            "rounds_eval": run.eval_predictions, "rounds_train": run.train_predictions, "c": run.c,
+            "B": run.b_diag, "d": run.eigenvalues, "collapsed": run.collapsed_at,
+            "rms_interp": _rms_to_truth(grid, interp.eval_predictions[0]),
+            "rms_rounds": _rms_to_truth(grid, run.eval_predictions)}
+
+
+@functools.lru_cache(maxsize=1)
+def _digits() -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import load_digits
+
+    X, lab = load_digits(return_X_y=True)
+    X, lab = X / 16.0, lab.astype(np.int64)
+    X.flags.writeable = False
+    lab.flags.writeable = False
+    return X, lab
+
+
+def _digits_args(func, seed, n_train, label_noise):
+    seed = _seed(seed, func)
+    n_train = require_int(n_train, "n_train", low=20, high=_DIGITS - 1, func=func)
+    label_noise = require_in(label_noise, "label_noise", 0.0, 1.0, func=func)
+    return seed, n_train, label_noise
+
+
+def digits_split(seed: int, split: int, n_train: int, label_noise: float) -> dict:
+    """A random train/test split of the 1797 digits (pixels / 16), ``n_train`` in [20, 1796], with a
+    fraction ``label_noise`` of training labels replaced by a uniformly drawn *other* class; test labels clean."""
+    func = "digits_split"
+    seed, n_train, label_noise = _digits_args(func, seed, n_train, label_noise)
+    split = require_int(split, "split", low=0, high=2 ** 63 - 1, func=func)
+    X, lab = _digits()
+    rng = np.random.default_rng([seed, split])
+    perm = rng.permutation(lab.size)
+    tr, te = perm[:n_train], perm[n_train:]
+    y_train = lab[tr].copy()
+    flip = rng.random(n_train) < label_noise
+    y_train[flip] = (y_train[flip] + rng.integers(1, 10, int(flip.sum()))) % 10
+    return {"X_train": X[tr], "X_test": X[te], "y_train": y_train, "y_clean": lab[tr], "y_test": lab[te]}
+
+
+def rbf_grams(X_train, X_test) -> tuple[np.ndarray, np.ndarray]:
+    """RBF Gram matrices ``exp(-gamma ||x - x'||^2)/K`` with scikit-learn's 'scale' width ``gamma = 1/(p Var X)``,
+    divided by K as in [sd, Eq. (16)]: training x training and test x training."""
+    from kdtheory.theory.sd import gram_matrix, kernel_matrix
+
+    func = "rbf_grams"
+    A = require_array(X_train, "X_train", ndim=2, finite=True, max_size=_MAX_CELLS, func=func)
+    B = require_array(X_test, "X_test", ndim=2, finite=True, max_size=_MAX_CELLS, func=func)
+    require(A.shape[1] == B.shape[1], "X_test", B.shape, f"have {A.shape[1]} features like X_train", func=func)
+    require(A.shape[0] <= _MAX_GRAM, "X_train", A.shape, f"have at most {_MAX_GRAM} rows", func=func)
+    spread = float(A.var())
+    require(spread > 0, "X_train", A.shape, "have non-constant features", func=func)
+    length_scale = math.sqrt(A.shape[1] * spread / 2.0)  # exp(-gamma r^2) = exp(-r^2 / (2 l^2))
+    return (gram_matrix(A, "rbf", length_scale=length_scale),
+            kernel_matrix(B, A, "rbf", length_scale=length_scale))
+
+
+def one_vs_rest(labels, Q: int = 10) -> np.ndarray:
+    """+-1 one-vs-rest targets [sd, Sec. 3.6]: column q is +1 on class q, -1 elsewhere (classes 0 .. Q-1)."""
+    func = "one_vs_rest"
+    Q = require_int(Q, "Q", low=2, high=10_000, func=func)
+    lab = require_array(labels, "labels", ndim=1, finite=True, max_size=_MAX_CELLS // Q, func=func)
+    require(bool(np.all((lab == np.round(lab)) & (lab >= 0) & (lab < Q))), "labels", labels,
+            f"be integers in [0, {Q - 1}]", func=func)
+    Y = -np.ones((lab.size, Q))
+    Y[np.arange(lab.size), lab.astype(np.int64)] = 1.0
+    return Y
+
+
+def _columns(gram: np.ndarray, Y: np.ndarray, rounds: int, *, eps, gram_eval=None) -> list:
+    """Many label vectors (columns of ``Y``) on one Gram matrix, one eps per column (or one for all).
+
+    The eigendecomposition is taken once from the engine's first run; the multipliers of every
+    column come from one batched :func:`spectral_rounds` call, and each column's rounds are the
+    engine's own :class:`SelfDistillation` result built from them.
+    """
+    eps = np.broadcast_to(np.asarray(eps, float), (Y.shape[1],))
+    first = kernel_self_distillation(gram, Y[:, 0], rounds, eps=float(eps[0]), gram_eval=gram_eval)
+    d, W = first.eigenvalues, first.eigenvectors
+    Z0 = Y.T @ W  # row q: the labels of column q in the eigenbasis
+    run = spectral_rounds(np.broadcast_to(d, Z0.shape), Z0, rounds, eps=eps)
+    out = [first]
+    for q in range(1, Y.shape[1]):
+        n = int(run["n_done"][q])
+        out.append(SelfDistillation(d, W, Y[:, q], Z0[q], run["c"][q, :n].copy(), 0.0,
+                                    n if bool(run["collapsed"][q]) else None, gram_eval, "eps"))
+    return out
+
+
+def self_distillation_classes(gram, Y, rounds: int, *, eps, gram_eval=None) -> dict:
+    """One-vs-rest multi-output self-distillation [sd, Sec. 3.6]: each column of ``Y`` has its own ``c_q``.
+
+    ``eps`` is one tolerance or one per column.  A class that collapses predicts the zero function
+    from then on (the paper's fixed point).  Returns ``train`` (rounds, K, Q), ``eval`` (rounds, n_eval, Q),
+    ``collapsed`` (Q,) (first collapsed round, ``rounds`` if none), ``runs`` (the engine results) and the
+    eigendecomposition ``d``, ``W``.
+    """
+    func = "self_distillation_classes"
+    Y = require_array(Y, "Y", ndim=2, finite=True, max_size=_MAX_CELLS, func=func)
+    K, Q = Y.shape
+    rounds = require_int(rounds, "rounds", low=1, high=_MAX_EXPERIMENT_ROUNDS, func=func)
+    e = require_array(eps, "eps", ndim=(0, 1), finite=True, func=func)
+    require(e.ndim == 0 or e.shape == (Q,), "eps", e.shape, f"be a scalar or one value per column ({Q})", func=func)
+    require(bool(np.all(e > 0)), "eps", eps, "be > 0", func=func)
+    require(rounds * K * Q <= _MAX_CELLS, "rounds", rounds, f"keep rounds x K x Q <= {_MAX_CELLS}", func=func)
+    if gram_eval is not None:
+        gram_eval = require_array(gram_eval, "gram_eval", ndim=2, finite=True, max_size=_MAX_CELLS, func=func)
+    try:
+        runs = _columns(gram, Y, rounds, eps=e, gram_eval=gram_eval)
+    except ValueError as exc:
+        raise ValueError(f"{func}: " + str(exc).partition(": ")[2]) from None
+    n_eval = 0 if gram_eval is None else gram_eval.shape[0]
+    train = np.zeros((rounds, K, Q))
+    ev = np.zeros((rounds, n_eval, Q))
+    collapsed = np.full(Q, rounds)
+    for q, r in enumerate(runs):
+        T = r.rounds_run
+        train[:T, :, q] = r.train_predictions
+        if gram_eval is not None:
+            ev[:T, :, q] = r.eval_predictions
+        collapsed[q] = T
+    return {"train": train, "eval": ev, "collapsed": collapsed, "runs": runs,
+            "d": runs[0].eigenvalues, "W": runs[0].eigenvectors}
+
+
+def _digits_self_distillation(seed: int, split: int, n_train: int, label_noise: float, rounds: int, eps: float):
+    """One digits split, its RBF Gram matrices, one-vs-rest labels and the per-class self-distillation run."""
+    S = digits_split(seed, split, n_train, label_noise)
+    gram, gram_test = rbf_grams(S["X_train"], S["X_test"])
+    Y0 = one_vs_rest(S["y_train"])
+    return S, gram, gram_test, Y0, self_distillation_classes(gram, Y0, rounds, eps=eps, gram_eval=gram_test)
+
+
+def _experiment_args(func, seed, n_splits, n_train, label_noise, rounds):
+    seed, n_train, label_noise = _digits_args(func, seed, n_train, label_noise)
+    n_splits = require_int(n_splits, "n_splits", low=1, high=_MAX_SPLITS, func=func)
+    rounds = require_int(rounds, "rounds", low=1, high=1000, func=func)
+    return seed, n_splits, n_train, label_noise, rounds
+
+
+def digits_l2_curves(seed: int, *, n_splits: int, n_train: int, label_noise: float, eps: float = 0.02,
+                     rounds: int = 10) -> dict:
+    """l2 self-distillation (eps-constrained, per-class ``c_q``) on digits, per split and round [sd, Sec. 5 analogue]:
+    training accuracy on the original (possibly noisy) labels y_0, test accuracy, training loss on y_0."""
+    func = "digits_l2_curves"
+    seed, n_splits, n_train, label_noise, rounds = _experiment_args(func, seed, n_splits, n_train, label_noise, rounds)
+    eps = require_positive(eps, "eps", func=func)
+    train_acc = np.zeros((n_splits, rounds))
+    test_acc = np.zeros((n_splits, rounds))
+    loss = np.zeros((n_splits, rounds))
+    with _one_blas_thread():
+        for s in range(n_splits):
+            S, gram, gram_test, Y0, r = _digits_self_distillation(seed, s, n_train, label_noise, rounds, eps)
+            train_acc[s] = (r["train"].argmax(2) == S["y_train"]).mean(1)
+            test_acc[s] = (r["eval"].argmax(2) == S["y_test"]).mean(1)
+            loss[s] = ((r["train"] - Y0) ** 2).mean((1, 2))
+    return {"train_acc": train_acc, "test_acc": test_acc, "loss": loss}
+
+
+def _eigen_features(gram: np.ndarray, rel_floor: float = 1e-10) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Feature map Phi = V sqrt(D) of the training Gram matrix (G = Phi Phi^T), dropping directions with
+    d < rel_floor * d_max; returns (Phi, V, d) restricted to the kept directions."""
+    d, V = np.linalg.eigh(gram)
+    keep = d > rel_floor * d[-1]
+    return V[:, keep] * np.sqrt(d[keep]), V[:, keep], d[keep]
+
+
+def _kernel_logistic_fit(phi: np.ndarray, targets: np.ndarray, c: float, W0: np.ndarray | None = None) -> np.ndarray:
+    """Minimise (1/K) sum_k CE(targets_k, softmax(Phi W)_k) + c ||W||_F^2 (soft targets allowed).
+
+    With Phi = V sqrt(D) this is the RKHS-norm-penalised multinomial logistic regression
+    f = sum_j alpha_j g(., x_j), alpha = V D^{-1/2} W (the cross-entropy counterpart of Eq. (13)).
+    Solved by diagonally preconditioned L-BFGS (strictly convex problem)."""
+    from scipy.optimize import minimize
+    from scipy.special import log_softmax
+
+    K, r = phi.shape
+    Q = targets.shape[1]
+    # diagonal preconditioner: Phi^T Phi = D, the softmax Hessian is <= I/2, so the Hessian in W is
+    # about diag(d)/(4K) + 2c; optimise U = sqrt(h) W, which is well conditioned
+    h = np.sqrt((phi * phi).sum(0) / (4 * K) + 2 * c)[:, None]
+
+    def fun(u):
+        W = u.reshape(r, Q) / h
+        logp = log_softmax(phi @ W, axis=1)
+        val = -(targets * logp).sum() / K + c * (W * W).sum()
+        grad = (phi.T @ (np.exp(logp) - targets) / K + 2 * c * W) / h
+        return val, grad.ravel()
+
+    u0 = np.zeros(r * Q) if W0 is None else (W0 * h).ravel()
+    res = minimize(fun, u0, jac=True, method="L-BFGS-B", options={"maxiter": 5000, "gtol": 1e-10, "ftol": 1e-14})
+    if not res.success and res.status != 0:
+        raise ValueError(f"kernel_logistic_fit: the problem must be solved by L-BFGS, got {res.message}")
+    return res.x.reshape(r, Q) / h
+
+
+def _ce_split(seed: int, split: int, n_train: int, label_noise: float, c: float, rounds: int) -> dict:
+    """Cross-entropy self-distillation on one digits split: features, targets and W of every round."""
+    S = digits_split(seed, split, n_train, label_noise)
+    gram, gram_test = rbf_grams(S["X_train"], S["X_test"])
+    phi, V, d = _eigen_features(gram)
+    phi_test = gram_test @ (V / np.sqrt(d))  # g_x^T alpha = g_x^T V D^{-1/2} W
+    Y0 = (one_vs_rest(S["y_train"]) + 1) / 2
+    targets, W, Ws = Y0, None, []
+    for _ in range(rounds):
+        W = _kernel_logistic_fit(phi, targets, c, W)
+        Ws.append(W)
+        targets = _softmax(phi @ W)
+    return {"split": S, "phi": phi, "phi_test": phi_test, "Y0": Y0, "W": Ws}
+
+
+def _softmax(F: np.ndarray) -> np.ndarray:
+    from scipy.special import softmax
+
+    return softmax(F, axis=1)
+
+
+def _cross_entropy(phi: np.ndarray, W: np.ndarray, Y: np.ndarray) -> float:
+    """Mean softmax cross entropy of the scores ``phi @ W`` against the (soft or one-hot) targets ``Y``."""
+    return _ce_scores(phi @ W, Y)
+
+
+def _ce_scores(F: np.ndarray, Y: np.ndarray) -> float:
+    from scipy.special import log_softmax
+
+    return float(-(Y * log_softmax(F, axis=1)).sum(1).mean())
+
+
+def digits_ce_curves(seed: int, *, n_splits: int, n_train: int, label_noise: float, c: float = 2e-7,
+                     rounds: int = 12) -> dict:
+    """Cross-entropy self-distillation on digits: round 0 fits the one-hot labels, round t+1 the softmax
+    outputs of round t on the training set (fixed ridge weight c; the theory of [sd] covers l2 only).
+    Per split and round: training accuracy on the original labels, test accuracy, cross entropy on y_0."""
+    func = "digits_ce_curves"
+    seed, n_splits, n_train, label_noise, rounds = _experiment_args(func, seed, n_splits, n_train, label_noise, rounds)
+    c = require_positive(c, "c", func=func)
+    train_acc = np.zeros((n_splits, rounds))
+    test_acc = np.zeros((n_splits, rounds))
+    loss = np.zeros((n_splits, rounds))
+    with _one_blas_thread():
+        for s in range(n_splits):
+            R = _ce_split(seed, s, n_train, label_noise, c, rounds)
+            S = R["split"]
+            for t, W in enumerate(R["W"]):
+                train_acc[s, t] = np.mean((R["phi"] @ W).argmax(1) == S["y_train"])
+                test_acc[s, t] = np.mean((R["phi_test"] @ W).argmax(1) == S["y_test"])
+                loss[s, t] = _cross_entropy(R["phi"], W, R["Y0"])
+    return {"train_acc": train_acc, "test_acc": test_acc, "loss": loss}
+
+
+def _ce_gradient_descent_match(phi: np.ndarray, Y0: np.ndarray, targets: np.ndarray, *,
+                               max_steps: int = 200_000) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """Early stopping on the cross-entropy kernel problem: plain gradient descent from W = 0 on the
+    unregularised mean cross entropy of ``phi @ W`` against ``Y0``, with step 1/L, L = d_max/(2K) (an upper
+    bound on the curvature: Phi^T Phi = D and the softmax Hessian is <= I/2), stopped at each target loss.
+
+    The loss decreases monotonically along the iterates; the step that crosses a target is shortened to
+    the fraction theta in (0, 1] at which the loss equals the target (Brent), so the match is exact.
+    Returns the stopped W per target, the losses reached and the (fractional) step counts."""
+    from scipy.optimize import brentq
+
+    K = phi.shape[0]
+    eta = 2.0 * K / float((phi * phi).sum(0).max())
+    order = np.argsort(targets)[::-1]  # largest loss is reached first
+    Ws: list = [None] * len(targets)
+    reached = np.zeros(len(targets))
+    steps = np.zeros(len(targets))
+    W = np.zeros((phi.shape[1], Y0.shape[1]))
+    F = np.zeros((K, Y0.shape[1]))  # scores phi @ W, updated with W
+    loss = _ce_scores(F, Y0)
+    i = 0
+    for k in range(max_steps):
+        while i < len(order) and targets[order[i]] >= loss:  # target at or above the current loss
+            Ws[order[i]], reached[order[i]], steps[order[i]] = W.copy(), loss, k
+            i += 1
+        if i == len(order):
+            break
+        step = eta * phi.T @ (_softmax(F) - Y0) / K
+        dF = phi @ step
+        new_loss = _ce_scores(F - dF, Y0)
+        while i < len(order) and targets[order[i]] >= new_loss:
+            tgt = targets[order[i]]
+            theta = brentq(lambda th: _ce_scores(F - th * dF, Y0) - tgt, 0.0, 1.0, xtol=1e-15, rtol=1e-15)
+            Ws[order[i]] = W - theta * step
+            reached[order[i]] = _cross_entropy(phi, Ws[order[i]], Y0)
+            steps[order[i]] = k + theta
+            i += 1
+        W, F, loss = W - step, F - dF, new_loss
+    if i < len(order):
+        raise ValueError(f"ce_gradient_descent_match: max_steps must let gradient descent reach every target loss, "
+                         f"got {max_steps} (loss {loss:.6g} is still above {targets[order[i]]:.6g})")
+    return Ws, reached, steps
+
+
+def digits_ce_early_stopping(seed: int, *, n_splits: int, n_train: int, label_noise: float = 0.3, c: float = 2e-7,
+                             rounds: int = 12) -> dict:
+    """Cross-entropy self-distillation vs early-stopped gradient descent at the same cross entropy on the
+    original labels (right panel of the paper's Fig. 6)."""
+    func = "digits_ce_early_stopping"
+    seed, n_splits, n_train, label_noise, rounds = _experiment_args(func, seed, n_splits, n_train, label_noise, rounds)
+    c = require_positive(c, "c", func=func)
+    res = {k: np.zeros((n_splits, rounds)) for k in ("sd_loss", "gd_loss", "gd_steps", "sd_test", "gd_test")}
+    with _one_blas_thread():
+        for s in range(n_splits):
+            R = _ce_split(seed, s, n_train, label_noise, c, rounds)
+            y_test = R["split"]["y_test"]
+            sd_loss = np.array([_cross_entropy(R["phi"], W, R["Y0"]) for W in R["W"]])
+            Ws, reached, steps = _ce_gradient_descent_match(R["phi"], R["Y0"], sd_loss)
+            res["sd_loss"][s], res["gd_loss"][s], res["gd_steps"][s] = sd_loss, reached, steps
+            res["sd_test"][s] = [np.mean((R["phi_test"] @ W).argmax(1) == y_test) for W in R["W"]]
+            res["gd_test"][s] = [np.mean((R["phi_test"] @ W).argmax(1) == y_test) for W in Ws]
+    return res
+
+
+def _gradient_flow_match(d: np.ndarray, W: np.ndarray, Y0: np.ndarray, target_loss: float,
+                         gram_eval: np.ndarray) -> dict:
+    """Early stopping by iterations: gradient descent on the kernel least-squares problem
+    min_alpha mean((G alpha - Y0)^2), alpha <- alpha - eta (G alpha - Y0) from alpha = 0 (the NTK training
+    of Sec. 5.1), in its small-step limit (gradient flow), stopped at the time tau at which the mean
+    squared training error on Y0 equals ``target_loss``.
+
+    Exact in the eigenbasis G = W diag(d) W^T (``d``, ``W`` as returned by the engine): the residual is
+    W exp(-tau d) W^T Y0 and alpha(tau) = W diag((1 - exp(-tau d))/d) W^T Y0; tau is found by Brent's
+    method on log tau.
+    """
+    from scipy.optimize import brentq
+
+    d, V = np.maximum(np.asarray(d, float), 0.0), np.asarray(W, float)
+    Z = V.T @ Y0
+    n = Z.size
+
+    def loss(tau):
+        return float(np.sum((np.exp(-tau * d)[:, None] * Z) ** 2) / n)
+
+    start = loss(0.0)
+    if not loss(0.0) >= target_loss >= loss(np.inf) - 1e-15:
+        raise ValueError(f"gradient_flow_match: target_loss must lie in [{loss(np.inf):.3g}, {start:.3g}], "
+                         f"got {target_loss:.6g}")
+    if target_loss >= start:
+        tau = 0.0
+    else:
+        hi = 1.0 / d[-1]
+        while loss(hi) > target_loss:
+            hi *= 4.0
+        tau = float(np.exp(brentq(lambda lt: loss(np.exp(lt)) - target_loss, np.log(hi) - 60, np.log(hi),
+                                  xtol=1e-14, rtol=1e-15)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        filt = np.where(d > 0, -np.expm1(-tau * d) / np.where(d > 0, d, 1.0), tau)
+    alpha = V @ (filt[:, None] * Z)
+    return {"tau": tau, "loss": loss(tau), "train": V @ (d[:, None] * (V.T @ alpha)), "eval": gram_eval @ alpha,
+            "filter": -np.expm1(-tau * d), "d": d}
+
+
+def digits_early_stopping(seed: int, *, n_splits: int, n_train: int, label_noise: float = 0.3, eps: float = 0.02,
+                          rounds: int = 10) -> dict:
+    """Self-distillation vs early stopping at matched training loss [sd, Sec. 3.4, Fig. 6], l2 loss.
+
+    For every split and every round t before any class collapses: the SD model f_t, its mean squared
+    error L_t on the original labels, and two early-stopped models with the same training loss:
+    gradient flow stopped at L_t, and one eps-constrained fit (round 0) whose per-class tolerance is
+    the SD model's per-class loss (the paper's Sec. 3.4 reading)."""
+    func = "digits_early_stopping"
+    seed, n_splits, n_train, label_noise, rounds = _experiment_args(func, seed, n_splits, n_train, label_noise, rounds)
+    eps = require_positive(eps, "eps", func=func)
+    T = rounds
+    res = {k: np.full((n_splits, T), np.nan) for k in
+           ("sd_loss", "gd_loss", "eps_loss", "sd_test", "gd_test", "eps_test")}
+    with _one_blas_thread():
+        for s in range(n_splits):
+            S, gram, gram_test, Y0, r = _digits_self_distillation(seed, s, n_train, label_noise, rounds, eps)
+            T = min(T, int(r["collapsed"].min()))
+            T_s = int(r["collapsed"].min())
+            # the Sec. 3.4 early stopping: one eps-constrained fit per (round, class), eps = SD's class loss
+            per_round = ((r["train"][:T_s] - Y0) ** 2).mean(1)  # (T_s, Q)
+            larger = _columns(gram, np.tile(Y0, T_s), 1, eps=per_round.ravel(), gram_eval=gram_test) if T_s else []
+            for t in range(T_s):
+                per_class = ((r["train"][t] - Y0) ** 2).mean(0)
+                res["sd_loss"][s, t] = per_class.mean()
+                res["sd_test"][s, t] = np.mean(r["eval"][t].argmax(1) == S["y_test"])
+                gd = _gradient_flow_match(r["d"], r["W"], Y0, per_class.mean(), gram_test)
+                res["gd_loss"][s, t] = gd["loss"]
+                res["gd_test"][s, t] = np.mean(gd["eval"].argmax(1) == S["y_test"])
+                fits = larger[t * Y0.shape[1]:(t + 1) * Y0.shape[1]]
+                F_tr = np.stack([e.train_predictions[0] for e in fits], 1)
+                F_te = np.stack([e.eval_predictions[0] for e in fits], 1)
+                res["eps_loss"][s, t] = ((F_tr - Y0) ** 2).mean()
+                res["eps_test"][s, t] = np.mean(F_te.argmax(1) == S["y_test"])
+    res = {k: v[:, :T] for k, v in res.items()}
+    res["rounds"] = T
+    return res
+
+
+def early_stopping_filters(seed: int, *, n_train: int, t: int, label_noise: float = 0.3, eps: float = 0.02,
+                           q: int = 0) -> dict:
+    """Spectral filters of class ``q`` (split 0) at SD round ``t``: SD's B_t diagonal [sd, Eq. (46)], gradient
+    flow's 1 - exp(-tau d) and the larger-eps fit's d/(c0 + d) [sd, Eq. (49)], all at the SD model's
+    training loss, ordered by decreasing eigenvalue."""
+    func = "early_stopping_filters"
+    seed, n_train, label_noise = _digits_args(func, seed, n_train, label_noise)
+    t = require_int(t, "t", low=0, high=1000, func=func)
+    q = require_int(q, "q", low=0, high=9, func=func)
+    eps = require_positive(eps, "eps", func=func)
+    with _one_blas_thread():
+        S = digits_split(seed, 0, n_train, label_noise)
+        gram, gram_test = rbf_grams(S["X_train"], S["X_test"])
+        Y0 = one_vs_rest(S["y_train"])
+        r = kernel_self_distillation(gram, Y0[:, q], t + 1, eps=eps)
+        require(r.rounds_run > t, "t", t, f"be a round before the labels of class {q} collapse "
+                f"(round {r.collapsed_at})", func=func)
+        target = float(r.mse_to_original[t])
+        gd = _gradient_flow_match(r.eigenvalues, r.eigenvectors, Y0[:, [q]], target, gram_test[:1])
+        e = kernel_self_distillation(gram, Y0[:, q], 1, eps=target)
+    order = np.argsort(r.eigenvalues)[::-1]
+    return {"sd": r.b_diag[t][order], "gd": gd["filter"][order], "eps": e.b_diag[0][order],
+            "d": r.eigenvalues[order], "loss": target, "gd_loss": gd["loss"], "eps_loss": float(e.mse_to_original[0])}
+
+
+def participation_ratio(b) -> np.ndarray:
+    """Effective number of basis functions ``(sum_k b_k)^2 / sum_k b_k^2`` of each row of ``b`` (1 to K).
+
+    ``b >= 0`` with a positive entry in every row (a diagonal of ``B_t``, [sd, Eq. (46)]).
+    """
+    func = "participation_ratio"
+    b = np.atleast_2d(require_array(b, "b", ndim=(1, 2), finite=True, max_size=_MAX_CELLS, func=func))
+    require(bool(np.all(b >= 0)) and bool(np.all(b.max(axis=1) > 0)), "b", b,
+            "be >= 0 with a positive entry in every row", func=func)
+    s = b / b.max(axis=1, keepdims=True)      # scale-free: no overflow of the squares
+    return s.sum(1) ** 2 / (s * s).sum(1)
+
+
+def spectrum_runs(seed: int = 0, *, n_train: int = 400, eps: float = 1e-4, max_rounds: int = 2000) -> dict:
+    """Normalised diagonal ``B_t[k,k] / max_k B_t[k,k]`` [sd, Eq. (46)] for every round up to the collapse, on the
+    Sec. 4 data and on digits (RBF kernel, class 0 one-vs-rest, no label noise), eigenvalues descending;
+    with the multipliers, the collapse round and the participation ratio per round."""
+    from kdtheory.theory.sd import gram_matrix
+
+    func = "spectrum_runs"
+    seed, n_train, _ = _digits_args(func, seed, n_train, 0.0)
+    eps = require_positive(eps, "eps", func=func)
+    max_rounds = require_int(max_rounds, "max_rounds", low=1, high=_MAX_EXPERIMENT_ROUNDS, func=func)
+    x, y = sec4_data(seed)
+    problems = {"sec4": (gram_matrix(x, "spline"), y)}
+    out = {}
+    with _one_blas_thread():
+        S = digits_split(seed, 0, n_train, 0.0)
+        gram, _ = rbf_grams(S["X_train"], S["X_train"][:1])
+        problems["digits"] = (gram, one_vs_rest(S["y_train"])[:, 0])
+        for name, (G, labels) in problems.items():
+            try:
+                r = kernel_self_distillation(G, labels, max_rounds, eps=eps)
+            except ValueError as exc:
+                raise ValueError(f"{func}: " + str(exc).partition(": ")[2]) from None
+            order = np.argsort(r.eigenvalues)[::-1]
+            B = r.b_diag[:, order]
+            out[name] = {"B": B, "normalised": B / B.max(1, keepdims=True), "d": r.eigenvalues[order],
+                         "c": r.c, "collapsed": r.collapsed_at, "effective": participation_ratio(B)}
+    return out
 
 
 # ---------------------------------------------------------------------------------------------

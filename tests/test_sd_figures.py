@@ -8,11 +8,12 @@ from scipy.integrate import quad
 from scipy.linalg import expm
 
 from kdtheory.figures import sd
+from kdtheory.numerics import sd as nsd
 
 
 @pytest.fixture(scope="module")
 def fig2():
-    return sd.fig2_data(0, n_grid=401)
+    return nsd.sec4_self_distillation(0, eps=sd.SEC4_EPS, rounds=sd.SEC4_ROUNDS + 1, n_grid=401)
 
 
 def _cubic_pieces(grid, values, s):
@@ -74,7 +75,8 @@ def test_fig2_fits_against_direct_solves(fig2):
     mse = np.mean((fig2["rounds_train"] - labels) ** 2, axis=1)
     np.testing.assert_allclose(mse, sd.SEC4_EPS, rtol=1e-9)
     # the plotted curves evaluated at the sample points are the training predictions
-    at_samples = sd._self_distill(gram, y, sd.SEC4_ROUNDS + 1, eps=sd.SEC4_EPS, gram_eval=kernel_matrix(x, x, "spline"))
+    at_samples = nsd.kernel_self_distillation(gram, y, sd.SEC4_ROUNDS + 1, eps=sd.SEC4_EPS,
+                                              gram_eval=kernel_matrix(x, x, "spline"))
     np.testing.assert_allclose(at_samples.eval_predictions, fig2["rounds_train"], rtol=0, atol=1e-10)
 
 
@@ -89,7 +91,7 @@ def test_fig2_collapses_after_round_3_as_in_the_paper(fig2):
 def test_fig3_bars_are_the_engines_B_diagonal_and_represent_the_fits(fig2):
     from kdtheory.numerics.sd import kernel_self_distillation
 
-    D = sd.fig3_data(0)
+    D = sd.fig3_bars(fig2)
     assert D["B"].shape == (4, 11)
     r = kernel_self_distillation(fig2["gram"], fig2["y"], 4, eps=sd.SEC4_EPS)
     order = np.argsort(r.eigenvalues)[::-1]
@@ -109,10 +111,10 @@ def test_fig3_bars_are_the_engines_B_diagonal_and_represent_the_fits(fig2):
 def test_fig4_batched_classes_equal_separate_engine_runs():
     from kdtheory.numerics.sd import kernel_self_distillation
 
-    S = sd.digits_split(3, 0, 120, 0.3)
-    gram, gram_test = sd.rbf_grams(S["X_train"], S["X_test"][:50])
-    Y0 = sd.one_vs_rest(S["y_train"])
-    r = sd._self_distill_classes(gram, Y0, 8, eps=0.05, gram_eval=gram_test)
+    S = nsd.digits_split(3, 0, 120, 0.3)
+    gram, gram_test = nsd.rbf_grams(S["X_train"], S["X_test"][:50])
+    Y0 = nsd.one_vs_rest(S["y_train"])
+    r = nsd.self_distillation_classes(gram, Y0, 8, eps=0.05, gram_eval=gram_test)
     for q in (0, 4, 9):
         single = kernel_self_distillation(gram, Y0[:, q], 8, eps=0.05, gram_eval=gram_test)
         T = single.rounds_run
@@ -123,16 +125,16 @@ def test_fig4_batched_classes_equal_separate_engine_runs():
 
 
 def test_digits_label_noise_flips_to_another_class():
-    S = sd.digits_split(0, 1, 1000, 0.3)
+    S = nsd.digits_split(0, 1, 1000, 0.3)
     flipped = S["y_train"] != S["y_clean"]
     n = flipped.size
     # binomial(1000, 0.3): mean 300, sd 14.5; 4 sd either side
     assert abs(flipped.sum() - 0.3 * n) <= 4 * np.sqrt(n * 0.3 * 0.7)
-    assert np.array_equal(sd.digits_split(0, 1, 1000, 0.0)["y_train"], S["y_clean"])
+    assert np.array_equal(nsd.digits_split(0, 1, 1000, 0.0)["y_train"], S["y_clean"])
 
 
 def test_fig4_curves_shape_and_chance_after_collapse():
-    D = sd.digits_l2_curves(0, n_splits=1, n_train=150, label_noise=0.0, eps=0.2, rounds=6)
+    D = nsd.digits_l2_curves(0, n_splits=1, n_train=150, label_noise=0.0, eps=0.2, rounds=6)
     assert D["train_acc"].shape == (1, 6)
     # with eps = 0.2 every class collapses within a few rounds: all predictions 0, argmax class 0
     assert D["loss"][0, -1] == pytest.approx(1.0)
@@ -147,18 +149,18 @@ def test_gradient_flow_matches_matrix_exponential():
     d, W = np.linalg.eigh(gram)
     base = np.mean(Y**2)
     for target in (0.9 * base, 0.3 * base, 0.05 * base):
-        gd = sd.gradient_flow_match(d, W, Y, target, gram)
+        gd = nsd._gradient_flow_match(d, W, Y, target, gram)
         assert gd["loss"] == pytest.approx(target, rel=1e-10)
         resid = expm(-gd["tau"] * gram) @ Y
         assert np.mean(resid**2) == pytest.approx(target, rel=1e-9)
         np.testing.assert_allclose(gd["train"], Y - resid, rtol=0, atol=1e-9 * np.abs(Y).max())
         np.testing.assert_allclose(gd["eval"], gd["train"], rtol=0, atol=1e-9 * np.abs(Y).max())
     with pytest.raises(ValueError, match="target_loss"):
-        sd.gradient_flow_match(d, W, Y, 1.5 * base, gram)
+        nsd._gradient_flow_match(d, W, Y, 1.5 * base, gram)
 
 
 def test_fig6_early_stopping_matches_the_training_loss():
-    D = sd.digits_early_stopping(0, n_splits=2, n_train=150)
+    D = nsd.digits_early_stopping(0, n_splits=2, n_train=150)
     assert D["rounds"] >= 4
     for key in ("gd_loss", "eps_loss"):
         np.testing.assert_allclose(D[key], D["sd_loss"], rtol=1e-9)
@@ -166,7 +168,7 @@ def test_fig6_early_stopping_matches_the_training_loss():
     np.testing.assert_allclose(D["eps_test"][:, 0], D["sd_test"][:, 0], rtol=0, atol=1e-12)
     # training loss on y_0 increases with the rounds (self-distillation moves away from the labels)
     assert np.all(np.diff(D["sd_loss"], axis=1) > 0)
-    F = sd.early_stopping_filters(0, n_train=150, t=3)
+    F = nsd.early_stopping_filters(0, n_train=150, t=3)
     assert F["gd_loss"] == pytest.approx(F["loss"], rel=1e-9)
     assert F["eps_loss"] == pytest.approx(F["loss"], rel=1e-9)
     assert np.all(np.diff(F["d"]) <= 0)
@@ -175,20 +177,20 @@ def test_fig6_early_stopping_matches_the_training_loss():
 def test_fig5_kernel_logistic_fit_is_stationary_and_features_consistent():
     from scipy.special import softmax
 
-    S = sd.digits_split(2, 0, 120, 0.3)
-    gram, gram_same = sd.rbf_grams(S["X_train"], S["X_train"])
-    phi, V, d = sd._eigen_features(gram)
+    S = nsd.digits_split(2, 0, 120, 0.3)
+    gram, gram_same = nsd.rbf_grams(S["X_train"], S["X_train"])
+    phi, V, d = nsd._eigen_features(gram)
     np.testing.assert_allclose(phi @ phi.T, gram, rtol=0, atol=1e-12)
     np.testing.assert_allclose(gram_same @ (V / np.sqrt(d)), phi, rtol=0, atol=1e-9)
-    T = (sd.one_vs_rest(S["y_train"]) + 1) / 2
+    T = (nsd.one_vs_rest(S["y_train"]) + 1) / 2
     c = 1e-4
-    W = sd.kernel_logistic_fit(phi, T, c)
+    W = nsd._kernel_logistic_fit(phi, T, c)
     grad = phi.T @ (softmax(phi @ W, axis=1) - T) / phi.shape[0] + 2 * c * W
     assert np.abs(grad).max() <= 1e-7
 
 
 def test_spectrum_ratios_follow_the_power_iteration_factor():
-    D = sd.spectrum_data(0, n_train=120)
+    D = nsd.spectrum_runs(0, n_train=120, eps=sd.SPECTRUM_EPS)
     for name in ("sec4", "digits"):
         P = D[name]
         T, K = P["B"].shape
@@ -224,7 +226,7 @@ def test_fig2_first_round_improves_then_rounds_underfit(fig2):
 
 
 def test_fig6_cross_entropy_early_stopping_matches_the_loss():
-    C = sd.digits_ce_early_stopping(0, n_splits=1, n_train=150, rounds=4)
+    C = nsd.digits_ce_early_stopping(0, n_splits=1, n_train=150, rounds=4)
     np.testing.assert_allclose(C["gd_loss"], C["sd_loss"], rtol=1e-9)
     # later rounds have a larger loss on y_0, so gradient descent stops earlier
     assert np.all(np.diff(C["sd_loss"], axis=1) > 0)
@@ -242,9 +244,9 @@ def test_ce_gradient_descent_is_plain_gradient_descent():
     W = np.zeros((6, 3))
     for _ in range(7):
         W = W - eta * phi.T @ (softmax(phi @ W, axis=1) - Y) / 30
-    target = sd.cross_entropy(phi, W, Y)
-    Ws, reached, steps = sd.ce_gradient_descent_match(phi, Y, np.array([target]))
+    target = nsd._cross_entropy(phi, W, Y)
+    Ws, reached, steps = nsd._ce_gradient_descent_match(phi, Y, np.array([target]))
     assert steps[0] == pytest.approx(7.0, abs=1e-6)
     np.testing.assert_allclose(Ws[0], W, rtol=0, atol=1e-8)
-    with pytest.raises(RuntimeError, match="still above"):
-        sd.ce_gradient_descent_match(phi, Y, np.array([1e-9]), max_steps=50)
+    with pytest.raises(ValueError, match="still above"):
+        nsd._ce_gradient_descent_match(phi, Y, np.array([1e-9]), max_steps=50)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 from fractions import Fraction
 from typing import Callable
 
@@ -178,7 +179,14 @@ def _kappa(kappa, func: str) -> np.ndarray:
 
 
 def _scalar(*xs) -> bool:
-    return all(np.ndim(x) == 0 for x in xs)
+    """All arguments are scalars (decided without converting them: they are checked afterwards)."""
+    return all(isinstance(x, (numbers.Real, np.number)) or (isinstance(x, np.ndarray) and x.ndim == 0) for x in xs)
+
+
+def _choice(x, param: str, choices: tuple, func: str):
+    """One of the string ``choices`` (a ``TypeError`` for a non-string)."""
+    require_type(isinstance(x, str), param, x, f"be one of {choices}", func=func)
+    return require_choice(x, param, choices, func=func)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -297,7 +305,7 @@ def kernel_matrix(x_eval, x, kernel: str | Callable = "spline", *, normalize: bo
     if callable(kernel):
         fn = kernel
     else:
-        require_choice(kernel, "kernel", tuple(_KERNELS), func=func)
+        _choice(kernel, "kernel", tuple(_KERNELS), func)
         fn = _KERNELS[kernel]
     require_type(isinstance(normalize, (bool, np.bool_)), "normalize", normalize, "be True or False", func=func)
     K = _rows(x, "x", func).shape[0]
