@@ -1,0 +1,319 @@
+"""The structured kd engines against their references, the chain kernels against their twin, the thread
+policy, and the input rules of numerics/kd.py (issue #11)."""
+
+import dataclasses
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from kdtheory.numerics import _threads
+from kdtheory.numerics import kd as nk
+from kdtheory.theory.kd import least_squares_constants
+
+RTOL = 1e-10   # structured vs dense reference (the brief's tier for d <= 20)
+
+CASES = [("distill", None, None), ("unbiased", None, None), ("distill", "bernoulli", 0.999),
+         ("distill", "rand_k", "d"), ("distill", "rand_k", "d-1"), ("distill", "bernoulli", 0.9)]
+
+
+def _chain(d, scheme="distill", comp=None, param=None, *, gamma_scale=0.5, spread=1.0, seed=None, n=None):
+    A, b = nk.random_least_squares(n or 3 * d + 2, d, np.random.default_rng(d if seed is None else seed),
+                                   spread=spread)
+    c = least_squares_constants(A, b)
+    if param == "d":
+        param = d
+    elif param == "d-1":
+        param = max(1, d - 1)
+    return nk.affine_chain(A, b, c.x_star + 0.3, 0.7, gamma_scale / c.cal_L, scheme=scheme, compressor=comp,
+                           param=param)
+
+
+def _rel(a, b):
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    return float(np.max(np.abs(a - b)) / max(float(np.max(np.abs(b))), 1e-300))
+
+
+def _agree(ch):
+    """Structured and dense agree on the radius, and on the stationary law where it exists (else both raise)."""
+    try:
+        sd = nk.stationary_moments(ch, method="dense")
+    except ValueError:
+        sd = None
+    rd = sd["radius_second"] if sd is not None else nk.second_moment_radius(ch, method="dense")
+    rs = nk.second_moment_radius(ch, method="structured")
+    assert abs(rs - rd) <= RTOL * max(1.0, rd), (rs, rd)
+    if rd < 1 - 1e-9:
+        ss = nk.stationary_moments(ch, method="structured")
+        assert ss["method"] == "structured" and sd["method"] == "dense"
+        for key in ("second", "mean"):
+            assert _rel(ss[key], sd[key]) <= RTOL, key
+        for key in ("dist_sq", "gap", "y_dist_sq", "radius_mean", "radius_second"):
+            assert abs(ss[key] - sd[key]) <= RTOL * max(abs(sd[key]), 1e-300), key
+    elif rd > 1 + 1e-9:
+        for method in ("dense", "structured"):
+            with pytest.raises(ValueError, match="spectral radius < 1"):
+                nk.stationary_moments(ch, method=method)
+    return rd
+
+
+# ------------------------------------------------------------------ exact engine: structured vs dense
+
+
+@pytest.mark.parametrize("d", [1, 2, 4, 7, 12])
+@pytest.mark.parametrize("scheme,comp,param", CASES)
+def test_structured_equals_dense(d, scheme, comp, param):
+    _agree(_chain(d, scheme, comp, param))
+
+
+@pytest.mark.parametrize("comp,param", [(None, None), ("bernoulli", 0.9995), ("rand_k", 19)])
+def test_structured_equals_dense_d20(comp, param):
+    _agree(_chain(20, "distill", comp, param, n=50))
+
+
+def test_lanczos_radius_path_equals_dense(monkeypatch):
+    """Force the Lanczos radius (shift-inverted when radius < 1, plain otherwise) on small d."""
+    monkeypatch.setattr(nk, "_DENSE_RADIUS_N", 0)
+    radii = [_agree(_chain(d, "distill", comp, param)) for d in (3, 6, 9)
+             for comp, param in [(None, None), ("bernoulli", 0.999), ("bernoulli", 0.9), ("rand_k", "d-1")]]
+    assert min(radii) < 1 < max(radii)
+
+
+def test_hand_built_chains():
+    """A chain built by hand with a diagonal-compressor Q, 0 < q_off < 1 (the general Woodbury path), and one
+    that is not of the least-squares form (auto falls back to dense; structured is refused)."""
+    ch = _chain(5)
+    Q = np.full((5, 5), 0.9)
+    np.fill_diagonal(Q, 1.05)
+    hand = dataclasses.replace(ch, Q=Q)
+    assert _agree(hand) < 1
+    B = ch.B.copy()
+    B[0, 0, 1] += 1e-3
+    other = dataclasses.replace(ch, B=B)
+    assert nk.stationary_moments(other)["method"] == "dense"
+    with pytest.raises(ValueError, match="least-squares form"):
+        nk.stationary_moments(other, method="structured")
+
+
+def test_rand_one_compressor_diagonal_map():
+    """rand-1 (q_off = 0): the map only sees the diagonal; radius from the d x d matrix mean_i (B_i)_jk^2."""
+    for d in (2, 4, 6):
+        _agree(_chain(d, "distill", "rand_k", 1))
+
+
+def _mp_stationary(ch):
+    """Exact stationary mean and second moment (mpmath, 40 digits) from A, gamma, v and Q themselves (not from
+    the rounded B_i = I - gamma a_i a_i^T, whose rounding costs the dense engine eps / gamma)."""
+    import mpmath as mp
+
+    with mp.workdps(40):
+        A, v = mp.matrix(ch.A.tolist()), mp.matrix(ch.v.tolist())
+        n, d = ch.A.shape
+        g = mp.mpf(ch.gamma)
+        m = mp.lu_solve(g * (A.T * A) / n, mp.matrix([sum(v[i, j] for i in range(n)) / n for j in range(d)]))
+        Bs = [mp.eye(d) - g * A[i, :].T * A[i, :] for i in range(n)]
+        IK = mp.eye(d * d)
+        for B in Bs:
+            for j in range(d):
+                for l in range(d):
+                    for k in range(d):
+                        for q in range(d):
+                            IK[j * d + l, k * d + q] -= B[j, k] * B[l, q] * mp.mpf(ch.Q[k, q]) / n
+        Bm = [B * m for B in Bs]
+        R = mp.matrix(d * d, 1)
+        for j in range(d):
+            for l in range(d):
+                R[j * d + l] = sum(Bm[i][j] * v[i, l] + Bm[i][l] * v[i, j] + v[i, j] * v[i, l] for i in range(n)) / n
+        S = mp.lu_solve(IK, R)
+        return np.array([float(x) for x in m]), np.array([float(x) for x in S]).reshape(d, d)
+
+
+def test_ill_conditioned_and_tiny_steps():
+    """Worse conditioning: heterogeneous rows (spread 4, kappa(H) ~ 1e3), steps 1e-3/cal_L .. 1/cal_L, with and
+    without compression, against an exact (40-digit) reference: the structured engine stays at ~1e-14, the
+    dense one loses eps/gamma in forming I - B_i; and the Theorem 4 example at gamma cal_L = 1e-12."""
+    for gs in (1e-3, 0.05, 1.0):
+        for comp, param in [(None, None), ("bernoulli", 0.9999999)]:
+            ch = _chain(4, "distill", comp, param, spread=4.0, gamma_scale=gs, seed=3, n=14)
+            m, S = _mp_stationary(ch)
+            st = nk.stationary_moments(ch, method="structured")
+            assert _rel(st["second"], S) <= 1e-12 and _rel(st["mean"], m) <= 1e-12, (gs, comp)
+            dense = nk.stationary_moments(ch, method="dense")
+            assert _rel(dense["second"], S) <= 1e3 * np.finfo(float).eps / gs
+    A = np.array([[1.0, 0.2], [0.3, 1.0], [1.0, 1.0]])
+    b = np.array([1.0, 2.0, 1.5])
+    c = least_squares_constants(A, b)
+    om = c.mu / (300 * c.cal_L)
+    ch = nk.affine_chain(A, b, c.x_star, 0.0, 1e-12 / c.cal_L, compressor="bernoulli", param=1 / (1 + om))
+    assert abs(nk.second_moment_radius(ch, method="structured") - (1 + om)) <= 1e-9
+
+
+def test_d30_structured_equals_dense():
+    _agree(_chain(30, n=90))
+
+
+def test_d60_fixed_point_and_moments():
+    """d = 60 (beyond the dense reference in a test budget): the structured stationary law solves S = K(S) + R
+    with the map applied directly, and moments_at tends to it."""
+    ch = _chain(60, n=200)
+    st = nk.stationary_moments(ch)
+    assert st["method"] == "structured" and st["radius_second"] < 1
+    S, m = st["second"], st["mean"]
+    n = ch.A.shape[0]
+    Bm = m[None, :] - ch.gamma * (ch.A @ m)[:, None] * ch.A
+    C = Bm.T @ ch.v / n
+    rhs = nk.apply_second_moment_map(ch, S) + C + C.T + ch.v.T @ ch.v / n
+    assert _rel(rhs, S) <= 1e-12
+    assert np.allclose(ch.H @ m * ch.gamma, ch.v.mean(axis=0), rtol=1e-12, atol=1e-14)
+
+
+def test_apply_map_equals_operator():
+    for comp, param in [(None, None), ("bernoulli", 0.7), ("rand_k", 3)]:
+        ch = _chain(5, "distill", comp, param)
+        S = np.random.default_rng(1).normal(size=(5, 5))
+        S = S + S.T
+        dense = (nk.second_moment_operator(ch) @ S.reshape(-1)).reshape(5, 5)
+        assert _rel(nk.apply_second_moment_map(ch, S), dense) <= 1e-13
+
+
+@pytest.mark.parametrize("d", [3, 7, 13])
+@pytest.mark.parametrize("comp,param", [(None, None), ("bernoulli", 0.999), ("rand_k", "d")])
+def test_moments_engines_agree(d, comp, param):
+    ch = _chain(d, "distill", comp, param)
+    x0 = np.linspace(-1.0, 2.0, d)
+    times = [0, 1, 2, 17, 300, 301, 5000]
+    ref = nk.moments_at(ch, x0, times, method="dense")
+    spec = nk.moments_at(ch, x0, times + [10 ** 12], method="spectral")
+    it = nk.moments_at(ch, x0, times, method="iterate")
+    st = nk.stationary_moments(ch)
+    tr_s = nk.moment_trajectory(ch, x0, 40, method="structured")
+    tr_d = nk.moment_trajectory(ch, x0, 40, method="dense")
+    for key in ("dist_sq", "gap", "y_dist_sq"):
+        assert _rel(spec[key][:-1], ref[key]) <= RTOL
+        assert _rel(it[key], ref[key]) <= RTOL
+        assert abs(spec[key][-1] - st[key]) <= RTOL * abs(st[key])
+        assert _rel(tr_s[key], tr_d[key]) <= RTOL
+        assert _rel(tr_s[key][[0, 1, 2, 17]], ref[key][:4]) <= RTOL
+    assert _rel(tr_s["mean"], tr_d["mean"]) <= RTOL
+
+
+def test_moments_diverging_chain_raises_divergence():
+    ch = _chain(6, "distill", "bernoulli", 0.5)
+    assert nk.second_moment_radius(ch) > 1
+    for method in ("dense", "iterate", "auto"):
+        with pytest.raises(nk.DivergenceError, match="moments_at: ch must"):
+            nk.moments_at(ch, np.ones(6), [0, 10, 10 ** 5 if method != "dense" else 10 ** 9], method=method)
+    with pytest.raises(ValueError, match="spectral radius < 1"):
+        nk.moments_at(ch, np.ones(6), [3], method="spectral")
+    assert issubclass(nk.DivergenceError, FloatingPointError) and issubclass(nk.DivergenceError, ValueError)
+
+
+def test_power_difference_is_stable():
+    """sum_{s<t} a^{t-1-s} b^s in closed form, against the sum, for close, equal, opposite and zero pairs."""
+    rng = np.random.default_rng(0)
+    a = np.concatenate([rng.uniform(-1, 1, 200), [0.5, 0.5, 0.0, 0.0, -0.3, 0.999999, 1 - 1e-12]])
+    b = np.concatenate([a[:100] * (1 + rng.uniform(-1e-9, 1e-9, 100)), rng.uniform(-1, 1, 100),
+                        [0.5, -0.5, 0.0, 0.7, 0.3, 0.999998, 1 - 2e-12]])
+    for t in (0, 1, 2, 3, 10, 57):
+        exact = np.array([sum(x ** (t - 1 - s) * y ** s for s in range(t)) for x, y in zip(a, b)])
+        got = nk._power_difference(a, b, t)
+        scale = np.maximum(np.abs(a), np.abs(b)) ** max(t - 1, 0) * max(t, 1)
+        assert np.all(np.abs(got - exact) <= 1e-13 * np.maximum(scale, 1e-300) + 1e-300), t
+
+
+# ------------------------------------------------------------------ Monte Carlo kernels: bitwise twins
+
+
+@pytest.mark.parametrize("d", [1, 3, 5, 16, 17, 24])
+@pytest.mark.parametrize("comp,param", [(None, None), ("rand_k", "d-1"), ("bernoulli", 0.9)])
+def test_chain_kernel_bitwise_equals_twin(d, comp, param):
+    ch = _chain(d, "distill", comp, param, gamma_scale=0.05 if comp else 0.5)
+    if comp == "rand_k":
+        param = max(1, d - 1)
+    x0 = np.linspace(0.5, -0.5, d)
+    kw = dict(compressor=comp, param=param, checkpoints=[0, 1, 7, 60], seed=11)
+    r1 = nk.simulate_chains(ch, x0, 60, 257, backend="numba", **kw)
+    r2 = nk.simulate_chains(ch, x0, 60, 257, backend="numpy", **kw)
+    np.testing.assert_array_equal(r1["y"], r2["y"])
+    np.testing.assert_array_equal(r1["dist_sq"], r2["dist_sq"])
+
+
+def test_pl_kernel_bitwise_equals_twin():
+    for unb in (False, True):
+        kw = dict(checkpoints=[0, 10, 200], unbiased=unb, seed=3)
+        r1 = nk.simulate_pl(2.0, 0.5, 0.6, 0.01, 2.0, 200, 300, backend="numba", **kw)
+        r2 = nk.simulate_pl(2.0, 0.5, 0.6, 0.01, 2.0, 200, 300, backend="numpy", **kw)
+        np.testing.assert_array_equal(r1["f"], r2["f"])
+
+
+# ------------------------------------------------------------------ thread policy
+
+
+def test_thread_policy_limits_and_restores():
+    before = [p["num_threads"] for p in _threads.thread_settings()["pools"]]
+    with _threads.blas_threads_for(1e6):
+        inside = [p["num_threads"] for p in _threads.thread_settings()["pools"]]
+    with _threads.blas_threads_for(10 * _threads.SMALL_FLOPS):
+        big = [p["num_threads"] for p in _threads.thread_settings()["pools"]]
+    after = [p["num_threads"] for p in _threads.thread_settings()["pools"]]
+    assert all(n == 1 for n in inside) and big == before == after
+    text = _threads.format_thread_settings()
+    assert "NUMBA_NUM_THREADS" in text and "policy" in text
+
+
+def test_worker_limits_in_a_fresh_process():
+    code = ("from kdtheory.numerics._threads import worker_limits, worker_environment\n"
+            "s = worker_limits()\n"
+            "assert all(p['num_threads'] == 1 for p in s['pools']), s\n"
+            "assert s['environment']['OPENBLAS_NUM_THREADS'] == '1'\n"
+            "assert worker_environment()['NUMBA_NUM_THREADS'] == '1'\n")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+# ------------------------------------------------------------------ inputs (issue #9 rule)
+
+
+def test_inputs_named_errors():
+    ch = _chain(3)
+    A, b = ch.A, ch.b
+    with pytest.raises(ValueError, match=r"simulate_pl: T must"):
+        nk.simulate_pl(1.0, 0.5, 0.5, 0.01, 0.1, -1, 4)
+    with pytest.raises(ValueError, match=r"refresh_phases: phases must"):
+        nk.refresh_phases(A, b, np.zeros(3), 0.01, 5, 10 ** 30)
+    with pytest.raises(ValueError, match=r"refresh_phases: phases must"):
+        nk.refresh_phases(A, b, np.zeros(3), 0.01, 5, -1)
+    with pytest.raises(ValueError, match=r"refresh_phases: x0 must"):
+        nk.refresh_phases(A, b, [0, 0], 0.01, 5, 3)
+    with pytest.raises(TypeError, match=r"refresh_phases: tau must be an integer"):
+        nk.refresh_phases(A, b, np.zeros(3), 0.01, 5.5, 3)
+    with pytest.raises(TypeError, match=r"stationary_moments: ch must be an AffineChain"):
+        nk.stationary_moments("chain")
+    with pytest.raises(ValueError, match=r"stationary_moments: method must"):
+        nk.stationary_moments(ch, method="fast")
+    with pytest.raises(ValueError, match=r"moment_trajectory: T must"):
+        nk.moment_trajectory(ch, np.zeros(3), 10 ** 30)
+    with pytest.raises(ValueError, match=r"moments_at: times must"):
+        nk.moments_at(ch, np.zeros(3), [5, 3])
+    with pytest.raises(TypeError, match=r"moments_at: times must"):
+        nk.moments_at(ch, np.zeros(3), ["a"])
+    with pytest.raises(ValueError, match=r"moments_at: x0 must"):
+        nk.moments_at(ch, np.zeros(2), [1])
+    with pytest.raises(ValueError, match=r"simulate_chains: chains must"):
+        nk.simulate_chains(ch, np.zeros(3), 10 ** 6, 10 ** 6)
+    with pytest.raises(ValueError, match=r"simulate_chains: compressor must match"):
+        nk.simulate_chains(ch, np.zeros(3), 5, 5, compressor="bernoulli", param=0.5)
+    with pytest.raises(ValueError, match=r"simulate_chains: checkpoints must"):
+        nk.simulate_chains(ch, np.zeros(3), 5, 5, checkpoints=[])
+    with pytest.raises(ValueError, match=r"affine_chain: gamma must"):
+        nk.affine_chain(A, b, np.zeros(3), 0.5, float("nan"))
+    with pytest.raises(TypeError, match=r"compression_second_moment: param must be an integer"):
+        nk.compression_second_moment("rand_k", 4, 2.5)
+    with pytest.raises(ValueError, match=r"compression_second_moment: param must be None"):
+        nk.compression_second_moment(None, 4, 2)
+    with pytest.raises(TypeError, match=r"random_least_squares: rng must"):
+        nk.random_least_squares(5, 2, 0)
+    with pytest.raises(nk.DivergenceError, match=r"simulate_pl: gamma must keep the chains finite"):
+        nk.simulate_pl(1.0, 0.5, 0.5, 100.0, 0.1, 200, 4)
+    assert not np.any(np.isnan(nk.simulate_pl(1.0, 0.5, 0.5, 0.01, 0.1, 0, 4)["f"]))
+    assert set(nk.__all__) >= {"stationary_moments", "moments_at", "apply_second_moment_map", "DivergenceError"}
