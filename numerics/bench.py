@@ -3,8 +3,11 @@
 A paper module registers a function returning :class:`BenchCase` objects;
 each case times the Numba path and the NumPy twin on the same inputs (after a
 warm-up call that compiles) and reports work units per second and the
-speed-up. Exact engines with no twin register their cost against size.
-Benchmarks are never run by the tests.
+speed-up. Exact engines register their cost against size, with the dense
+reference they replace in the second column where it is affordable. The run
+starts by printing the thread settings it ran with (BLAS/OpenMP pools from
+threadpoolctl, ``NUMBA_NUM_THREADS``, the thread environment variables and the
+policy of ``docs/threads.md``). Benchmarks are never run by the tests.
 """
 
 from __future__ import annotations
@@ -18,12 +21,18 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+__all__ = ["PAPERS", "BenchCase", "BENCHMARKS", "benchmark", "time_call", "run_benchmarks", "format_rows", "main"]
+
 PAPERS = ("rdml", "kd", "sd", "sot", "air")
 
 
 @dataclass(frozen=True)
 class BenchCase:
-    """One timed workload: ``work`` units of ``unit`` done by each call."""
+    """One timed workload: ``work`` units of ``unit`` done by each call.
+
+    ``numba`` is the engine timed (a Numba kernel, or a structured exact engine); ``numpy`` its NumPy twin
+    or the dense reference it replaces (optional); the speed-up is their time ratio.
+    """
 
     label: str
     work: float
@@ -85,7 +94,7 @@ def run_benchmarks(paper: str | None = None) -> list[dict]:
 
 
 def format_rows(rows: list[dict]) -> str:
-    header = ["benchmark", "case", "unit", "numba /s", "numpy /s", "speed-up", "numba s/call"]
+    header = ["benchmark", "case", "unit", "engine /s", "twin|ref /s", "speed-up", "engine s/call"]
     body = [[r["benchmark"], r["case"], r["unit"], f"{r['numba_per_s']:.3g}",
              "-" if r["numpy_per_s"] is None else f"{r['numpy_per_s']:.3g}",
              "-" if r["speedup"] is None else f"{r['speedup']:.1f}x", f"{r['numba_seconds']:.3g}"] for r in rows]
@@ -99,8 +108,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--paper", choices=PAPERS)
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
+    from kdtheory.numerics._threads import format_thread_settings, thread_settings
+
+    settings = thread_settings()
+    if not args.json:
+        print(format_thread_settings(settings), flush=True)
     rows = run_benchmarks(args.paper)
-    print(json.dumps(rows, indent=1) if args.json else format_rows(rows))
+    if args.json:
+        print(json.dumps({"threads": settings, "rows": rows}, indent=1))
+    else:
+        print(format_rows(rows))
     return 0
 
 

@@ -439,11 +439,6 @@ class _Structured:
             self.Dn = (1.0 / q_off - 1.0) + self.gamma * (self.h[self.i0] + self.h[self.i1])
             self.c_diag = 1.0 / q_off - 1.0 / q_diag
 
-    # ---- work estimates (floating-point operations) for the thread policy
-    def flops_factor(self) -> float:
-        r = self.n + (self.d if self.q_off > 0 and self.c_diag > 0 else 0)
-        return float(r * r * self.N + self.n * self.N + self.d ** 3)
-
     # ---- maps in original coordinates
     def apply_L(self, X: np.ndarray) -> np.ndarray:
         z = np.einsum("ij,ij->i", self.A @ X, self.A)
@@ -617,6 +612,14 @@ def _structure(ch: AffineChain) -> _Structured | None:
     return eng
 
 
+def _engine_work(n: int, d: int, method: str) -> float:
+    """Dense floating-point work of one engine call (for the thread policy of docs/threads.md)."""
+    if method == "dense" or (method == "auto" and d <= _AUTO_DENSE_D):
+        return 30.0 * float(d) ** 6
+    N = d * (d + 1) / 2
+    return float((n + d) ** 2 * N + 400.0 * (n + d) * N + 20.0 * d ** 3)
+
+
 def _engine(ch: AffineChain, method: str, func: str, *, auto_dense_d: int = _AUTO_DENSE_D) -> _Structured | None:
     """The structured engine, or None for the dense reference (method 'dense', or 'auto' on small d)."""
     d = ch.A.shape[1]
@@ -668,13 +671,13 @@ def moment_trajectory(ch: AffineChain, x0: Any, T: int, *, method: str = "auto")
     T = require_int(T, "T", low=0, high=_MAX_STEPS)
     require((T + 1) * d <= _MAX_TRAJECTORY_ENTRIES, "T", T, f"give (T + 1) d <= {_MAX_TRAJECTORY_ENTRIES:.0e} stored means")
     _choice(method, "method", METHODS, "moment_trajectory")
-    eng = _engine(ch, method, func)
-    step = eng.step if eng is not None else (lambda m, S: _step(ch, m, S))
-    m, S = x0.copy(), np.outer(x0, x0)
     dist, gap, ydist = np.empty(T + 1), np.empty(T + 1), np.empty(T + 1)
     means = np.empty((T + 1, d))
-    work = (4 * n * d * d + 6 * d ** 3) if eng is not None else 4 * n * d ** 3
-    with blas_threads_for(work), np.errstate(over="ignore", invalid="ignore"):
+    with blas_threads_for(_engine_work(n, d, method) + T * 4.0 * n * d ** 3), \
+            np.errstate(over="ignore", invalid="ignore"):
+        eng = _engine(ch, method, func)
+        step = eng.step if eng is not None else (lambda m, S: _step(ch, m, S))
+        m, S = x0.copy(), np.outer(x0, x0)
         for t in range(T + 1):
             dist[t], gap[t], ydist[t] = _summaries(ch, m, S)
             means[t] = m
@@ -724,24 +727,23 @@ def stationary_moments(ch: AffineChain, *, method: str = "auto") -> dict:
     func = "stationary_moments"
     n, d = _check_chain_arrays(ch, func)
     _choice(method, "method", METHODS, "stationary_moments")
-    eng = _engine(ch, method, func)
-    if eng is None:
-        with blas_threads_for(30.0 * d ** 6):
+    with blas_threads_for(_engine_work(n, d, method)):
+        eng = _engine(ch, method, func)
+        if eng is None:
             out = _dense_stationary(ch)
-        used = "dense"
-    else:
-        with blas_threads_for(eng.flops_factor()):
+            used = "dense"
+        else:
             m = eng.stationary_mean()
             S = eng.solve_stationary(eng.forcing(m))
             start = None
             if S is not None and eng.q_off > 0 and eng.N > _DENSE_RADIUS_N:
                 start = eng._Qpow(eng.to_hat(S * eng.Q), -0.5)   # ~ (I - T)^{-1} applied to the forcing
             rad_S = eng.radius(start)
-        require(S is not None and rad_S < 1, "ch", rad_S,
-                "give a second-moment map with spectral radius < 1 (the iteration has no stationary second moment; "
-                "reduce gamma or the compression)")
-        out = {"mean": m, "second": S, "radius_mean": eng.radius_mean(), "radius_second": rad_S}
-        used = "structured"
+            require(S is not None and rad_S < 1, "ch", rad_S,
+                    "give a second-moment map with spectral radius < 1 (the iteration has no stationary second "
+                    "moment; reduce gamma or the compression)")
+            out = {"mean": m, "second": S, "radius_mean": eng.radius_mean(), "radius_second": rad_S}
+            used = "structured"
     dist, gap, ydist = _summaries(ch, out["mean"], out["second"])
     if not (np.isfinite(dist) and np.isfinite(gap) and np.isfinite(ydist)):
         raise DivergenceError(f"{func}: ch must give a stationary second moment representable in float64, "
@@ -761,11 +763,10 @@ def second_moment_radius(ch: AffineChain, *, method: str = "auto") -> float:
     func = "second_moment_radius"
     n, d = _check_chain_arrays(ch, func)
     _choice(method, "method", METHODS, "second_moment_radius")
-    eng = _engine(ch, method, func)
-    if eng is None:
-        with blas_threads_for(25.0 * d ** 6):
+    with blas_threads_for(_engine_work(n, d, method)):
+        eng = _engine(ch, method, func)
+        if eng is None:
             return float(np.max(np.abs(np.linalg.eigvals(second_moment_operator(ch)))))
-    with blas_threads_for(eng.flops_factor()):
         return eng.radius()
 
 
@@ -868,56 +869,60 @@ def moments_at(ch: AffineChain, x0: Any, times: Any, *, method: str = "auto") ->
             f"be non-decreasing integers (at most {_MAX_TIMES} of them)")
     _choice(method, "method", MOMENTS_AT_METHODS, "moments_at")
     t_max = int(times[-1])
-    eng = None if method == "dense" else _structure(ch)
-    choice = method
-    if method == "auto":
-        choice = "dense"
-        if eng is not None and d > 4:
-            M = d * d + d + 1
-            costs = {}
-            if eng.q_off > 0 and eng.N <= _MAX_SPECTRAL_N and eng.factor() is not None:
-                costs["spectral"] = 10.0 * eng.N ** 3
-            if t_max <= _MAX_STEPS:
-                costs["iterate"] = float(t_max) * (4 * n * d * d + 6 * d ** 3)
-            if d <= 12:
-                costs["dense"] = 4.0 * M ** 3 * np.log2(t_max + 2) * times.size
-            choice = min(costs, key=costs.get) if costs else ("dense" if d <= _MAX_DENSE_D else "iterate")
-    if choice in ("spectral", "iterate"):
-        require(eng is not None, "method", method, "be 'dense' or 'auto' for a chain not of the least-squares form")
-    if choice == "spectral":
-        require(eng.q_off > 0 and eng.N <= _MAX_SPECTRAL_N and eng.factor() is not None, "method", method,
-                "be 'iterate' or 'dense' unless the chain has d <= 60, a compressor with q_off > 0 and a second-moment "
-                "map of spectral radius < 1")
-    if choice == "iterate":
-        require(t_max <= _MAX_STEPS, "times", t_max, f"be <= {_MAX_STEPS} with method 'iterate'")
-    if choice == "dense":
-        require(d <= _MAX_DENSE_D, "ch", d, f"have d <= {_MAX_DENSE_D} for the dense augmented engine")
-    out = {k: np.empty(times.size) for k in ("dist_sq", "gap", "y_dist_sq")}
-
-    def record(j: int, t: int, m: np.ndarray, S: np.ndarray) -> None:
-        vals = _summaries(ch, m, S)
-        if not np.all(np.isfinite(vals)):
-            raise DivergenceError(f"{func}: ch must give a finite second moment, got an overflow by step {int(t)} "
-                                  "(the iteration diverges)")
-        out["dist_sq"][j], out["gap"][j], out["y_dist_sq"][j] = vals
-
-    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+    M = d * d + d + 1
+    dense_work = 4.0 * M ** 3 * np.log2(t_max + 2) * min(times.size, 64)
+    if method == "dense" or d <= 4:
+        work = dense_work
+    else:
+        N = d * (d + 1) / 2
+        work = _engine_work(n, d, "structured") + min(10.0 * N ** 3, t_max * (4.0 * n * d * d + 6.0 * d ** 3))
+    with blas_threads_for(work):
+        eng = None if method == "dense" else _structure(ch)
+        choice = method
+        if method == "auto":
+            choice = "dense"
+            if eng is not None and d > 4:
+                M = d * d + d + 1
+                costs = {}
+                if eng.q_off > 0 and eng.N <= _MAX_SPECTRAL_N and eng.factor() is not None:
+                    costs["spectral"] = 10.0 * eng.N ** 3
+                if t_max <= _MAX_STEPS:
+                    costs["iterate"] = float(t_max) * (4 * n * d * d + 6 * d ** 3)
+                if d <= 12:
+                    costs["dense"] = 4.0 * M ** 3 * np.log2(t_max + 2) * times.size
+                choice = min(costs, key=costs.get) if costs else ("dense" if d <= _MAX_DENSE_D else "iterate")
+        if choice in ("spectral", "iterate"):
+            require(eng is not None, "method", method, "be 'dense' or 'auto' for a chain not of the least-squares form")
         if choice == "spectral":
-            with blas_threads_for(10.0 * eng.N ** 3):
+            require(eng.q_off > 0 and eng.N <= _MAX_SPECTRAL_N and eng.factor() is not None, "method", method,
+                    "be 'iterate' or 'dense' unless the chain has d <= 60, a compressor with q_off > 0 and a second-moment "
+                    "map of spectral radius < 1")
+        if choice == "iterate":
+            require(t_max <= _MAX_STEPS, "times", t_max, f"be <= {_MAX_STEPS} with method 'iterate'")
+        if choice == "dense":
+            require(d <= _MAX_DENSE_D, "ch", d, f"have d <= {_MAX_DENSE_D} for the dense augmented engine")
+        out = {k: np.empty(times.size) for k in ("dist_sq", "gap", "y_dist_sq")}
+
+        def record(j: int, t: int, m: np.ndarray, S: np.ndarray) -> None:
+            vals = _summaries(ch, m, S)
+            if not np.all(np.isfinite(vals)):
+                raise DivergenceError(f"{func}: ch must give a finite second moment, got an overflow by step {int(t)} "
+                                      "(the iteration diverges)")
+            out["dist_sq"][j], out["gap"][j], out["y_dist_sq"][j] = vals
+
+        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+            if choice == "spectral":
                 for j, (m, S) in enumerate(_spectral_moments(eng, x0, times, func)):
                     record(j, times[j], m, S)
-        elif choice == "iterate":
-            with blas_threads_for(4 * n * d * d + 6 * d ** 3):
+            elif choice == "iterate":
                 m, S, t = x0.copy(), np.outer(x0, x0), 0
                 for j, target in enumerate(times):
                     while t < target and np.all(np.isfinite(S)):
                         m, S = eng.step(m, S)
                         t += 1
                     record(j, t, m, S)
-        else:
-            G = _augmented(ch.B, ch.v, ch.Q)
-            M = G.shape[0]
-            with blas_threads_for(2.0 * M ** 3 * 2 * max(1, int(np.log2(t_max + 1)))):
+            else:
+                G = _augmented(ch.B, ch.v, ch.Q)
                 w = np.concatenate([np.outer(x0, x0).reshape(-1), x0, [1.0]])
                 last = 0
                 for j, t in enumerate(times):
@@ -925,8 +930,8 @@ def moments_at(ch: AffineChain, x0: Any, times: Any, *, method: str = "auto") ->
                     last = int(t)
                     m, S = _unpack(w, d)
                     record(j, t, m, S)
-    out["method"] = choice
-    return out
+        out["method"] = choice
+        return out
 
 
 def refresh_phases(A: Any, b: Any, x0: Any, gamma: float, tau: int, phases: int) -> np.ndarray:
@@ -1134,20 +1139,34 @@ def draw_chain_randomness(n: int, d: int, T: int, chains: int, *, compressor: st
     return idx, (rng.random((T, chains, d)) < p).astype(np.uint8), 1 / p
 
 
+@njit(cache=True)
+def _min_max(flat):
+    lo, hi = flat[0], flat[0]
+    for x in flat:
+        lo = min(lo, x)
+        hi = max(hi, x)
+    return lo, hi
+
+
 def _check_draws(draws: Any, n: int, d: int, T: int, chains: int, func: str) -> tuple[np.ndarray, np.ndarray, float]:
     require_type(isinstance(draws, (tuple, list)) and len(draws) == 3, "draws", draws,
                  "be (idx, masks, scale) as returned by draw_chain_randomness", func=func)
     idx, masks, scale = draws
     require_type(isinstance(idx, np.ndarray) and idx.dtype.kind in "iu", "draws", idx,
                  "hold an integer index array first", func=func)
-    require(idx.shape == (T, chains) and (idx.size == 0 or (int(idx.min()) >= 0 and int(idx.max()) < n)), "draws",
-            idx.shape, f"hold indices of shape ({T}, {chains}) in [0, {n})", func=func)
+    require(idx.shape == (T, chains), "draws", idx.shape, f"hold indices of shape ({T}, {chains})", func=func)
+    idx = np.ascontiguousarray(idx, dtype=np.int64)
+    lo, hi = _min_max(idx.reshape(-1)) if idx.size else (0, 0)
+    require(0 <= lo and hi < n, "draws", (int(lo), int(hi)), f"hold indices in [0, {n})", func=func)
     require_type(isinstance(masks, np.ndarray) and masks.dtype == np.uint8, "draws", masks,
                  "hold a uint8 mask array second", func=func)
-    require(masks.shape in ((0, 0, 0), (T, chains, d)) and (masks.size == 0 or int(masks.max()) <= 1), "draws",
-            masks.shape, f"hold masks of shape (0, 0, 0) or ({T}, {chains}, {d}) with entries 0/1", func=func)
+    require(masks.shape in ((0, 0, 0), (T, chains, d)), "draws", masks.shape,
+            f"hold masks of shape (0, 0, 0) or ({T}, {chains}, {d})", func=func)
+    masks = np.ascontiguousarray(masks)
+    require(masks.size == 0 or _min_max(masks.reshape(-1))[1] <= 1, "draws", "masks", "hold masks with entries 0/1",
+            func=func)
     scale = require_positive(scale, "draws", func=func)
-    return idx.astype(np.int64, copy=False), masks, scale
+    return idx, masks, scale
 
 
 def simulate_chains(ch: AffineChain, x0: Any, T: int, chains: int, *, compressor: str | None = None,
