@@ -851,30 +851,39 @@ def ratio_bound_last_round_corrected(y0_norm: float, K: int, eps: float, kappa: 
 
 
 @_public
-def ratio_bound_sharp(y0_norm: float, K: int, eps: float, d_min, d_j, d_k, t: int):
+def ratio_bound_sharp(y0_norm: float, K: int, eps: float, d_min, d_j, d_k, t):
     r"""Sharper Prop. 5 (not in the paper): ``prod_{i<=t} (U_i - 1 + d_min/d_j) / (U_i - 1 + d_min/d_k)``.
 
     ``U_i = sqrt(u0^2 - i)`` is the sharp upper bound on ``u_i`` (:func:`label_norm_bounds_sharp`)
     and replaces the paper's ``u_i <= u0``; valid for every non-collapsed round ``t``, which
-    forces ``t < u0^2 - 1`` (decided exactly).  Broadcasts over ``d_min, d_j, d_k``.
+    forces ``t < u0^2 - 1`` (decided exactly).  Broadcasts over ``d_min, d_j, d_k``; ``t`` is one
+    round or a 1-D array of rounds (then the rounds are the last axis of the result).
     """
     func = "ratio_bound_sharp"
     scalar = _scalar(d_min, d_j, d_k)
     y, K, e = _scalar_units(y0_norm, K, eps, False, func)
-    t = require_int(t, "t", low=0, high=_MAX_SHARP_ROUNDS, func=func)
+    single = isinstance(t, (numbers.Integral, np.integer)) and not isinstance(t, (bool, np.bool_))
+    rounds = np.atleast_1d(require_array(t, "t", ndim=(0, 1), finite=True, func=func))
+    require_type(bool(np.all(rounds == np.round(rounds))), "t", t, "be an integer or an array of integers", func=func)
+    require(bool(np.all(rounds >= 0)) and float(rounds.max()) <= _MAX_SHARP_ROUNDS, "t", t,
+            f"lie in [0, {_MAX_SHARP_ROUNDS}]", func=func)
+    top = int(rounds.max())
     u0sq = _exact_u0_squared(y, K, e, False)
-    require(t + 1 < u0sq, "t", t, f"be an integer in [0, u0^2 - 1) = [0, {float(u0sq) - 1:.6g}) (round not collapsed)",
+    require(top + 1 < u0sq, "t", t, f"be in [0, u0^2 - 1) = [0, {float(u0sq) - 1:.6g}) (round not collapsed)",
             func=func)
     dm, dj, dk = _pair(d_min, d_j, d_k, func)
-    require((t + 1) * dm.size <= _MAX_ENTRIES, "t", t, f"keep (t + 1) x pairs at most {_MAX_ENTRIES}", func=func)
+    require((top + 1) * dm.size <= _MAX_ENTRIES, "t", t, f"keep (t + 1) x pairs at most {_MAX_ENTRIES}", func=func)
     _, w, _, _ = _units(y, K, e, False, func, "y0_norm")
     w = float(w)
     u0sq_m1 = w * (2.0 + w)                              # u0^2 - 1 without cancellation
-    r = u0sq_m1 - np.arange(t + 1, dtype=float)          # U_i^2 - 1
+    r = u0sq_m1 - np.arange(top + 1, dtype=float)        # U_i^2 - 1
     Um1 = r / (np.sqrt(1.0 + r) + 1.0)                   # U_i - 1 > 0
     gap = ((dm / dj) * ((dk - dj) / dk))[..., None]
-    logs = np.log1p(gap / (Um1 + (dm / dk)[..., None]))
-    return _out(np.exp(np.sum(logs, axis=-1)), scalar)
+    logs = np.cumsum(np.log1p(gap / (Um1 + (dm / dk)[..., None])), axis=-1)
+    out = np.exp(logs[..., rounds.astype(np.int64)])
+    if single:
+        return _out(out[..., 0], scalar)
+    return np.asarray(out, dtype=float)
 
 
 def _sparsity(y0_norm, K, eps, d_min, d_j, d_k, kappa, printed, func):
