@@ -55,7 +55,7 @@ from kdtheory.theory.sot import gain_radius
 
 __all__ = [
     "Setting", "make_setting", "ramp_pstar", "draw_labels",
-    "cell_minimizer", "joint_minimizer", "augmented_ball_values",
+    "sibling_minimizer", "cell_minimizer", "joint_minimizer", "augmented_ball_values",
     "monte_carlo_errors", "multinomial_tail_function", "poisson_multinomial_pmf", "compositions",
     "TeacherRun", "Dataset", "pstar_data", "digits_images", "train_teacher", "distill_student", "predict",
     "expected_calibration_error", "negative_log_likelihood", "fit_temperature",
@@ -242,33 +242,105 @@ def _labels_numpy(U: np.ndarray, cdf: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 
 
-def _class_u(ak: np.ndarray, lam: float, n: int) -> float:
-    """argmax_u >= 0 of (1/n) sum_i log min(1, u + a_i) - lam u for one class (bisection on the derivative)."""
-    if ak.size == 0:
+def sibling_minimizer(labels: Any, K: int, kind: str = "nll") -> np.ndarray:
+    r"""ERM on siblings [sot, Prop. 3.3]: ``argmin_{f in simplex} (1/n) sum_i l(f, 1_{y_i})`` for a loss of
+    :func:`kdtheory.theory.sot.scoring_loss` (SciPy SLSQP from several starts, best kept).
+
+    For the expected scores (``"nll"``, ``"brier"``) the minimiser is the mean label; for
+    ``"l2_distance"`` it is the geometric median of the one-hot labels (the majority vertex for
+    ``K = 2`` with an odd number of labels); for ``"linear"`` a vertex of a most frequent class.
+    """
+    from scipy.optimize import minimize
+
+    from kdtheory.theory.sot import SCORES, scoring_loss
+
+    func = "sibling_minimizer"
+    K = require_int(K, "K", low=2, high=_MAX_K, func=func)
+    y = require_array(labels, "labels", ndim=1, finite=True, max_size=100_000, func=func)
+    require(bool(np.all((y >= 0) & (y < K) & (y == np.round(y)))), "labels", labels, f"be integers in [0, {K})",
+            func=func)
+    require_choice(kind, "kind", SCORES, func=func)
+    Y = np.eye(K)[y.astype(np.int64)]
+    ybar = Y.mean(axis=0)
+
+    def risk(f):
+        f = np.clip(f, 1e-300, 1.0)
+        return float(np.mean(scoring_loss(np.broadcast_to(f, Y.shape), Y, kind)))
+
+    starts = [ybar, np.full(K, 1.0 / K)] + [np.eye(K)[k] * 0.98 + 0.02 / K for k in range(K)]
+    best, best_v = None, np.inf
+    for s0 in starts:
+        res = minimize(risk, np.clip(s0, 1e-9, 1.0), method="SLSQP", bounds=[(1e-12, 1.0)] * K,
+                       constraints=[{"type": "eq", "fun": lambda f: np.array([f.sum() - 1.0])}],
+                       options={"ftol": 1e-15, "maxiter": 2000})
+        v = risk(res.x)
+        if v < best_v:
+            best, best_v = res.x, v
+    for cand in [ybar] + [np.eye(K)[k] for k in range(K)]:   # exact candidates (mean, vertices)
+        v = risk(cand)
+        if v <= best_v:
+            best, best_v = cand.astype(float), v
+    return np.asarray(best, dtype=float)
+
+
+@njit(cache=True)
+def _class_u(ak, lam, n):
+    """argmax_u >= 0 of (1/n) sum_i log min(1, u + a_i) - lam u for one class (``ak`` sorted ascending).
+
+    The derivative (1/n) sum_{u + a_i < 1} 1/(u + a_i) decreases in u; its root in [0, 1 - min a] is found
+    by bisection to the last bit (about 60 halvings).
+    """
+    m = ak.shape[0]
+    if m == 0:
         return 0.0
-
-    def deriv(u: float) -> float:
-        m = (u + ak) < 1.0
-        with np.errstate(divide="ignore"):
-            return float(np.sum(1.0 / (u + ak[m]))) / n
-
-    hi = 1.0 - float(ak.min())
+    hi = 1.0 - ak[0]
     if hi <= 0.0:
         return 0.0
-    if deriv(0.0) <= lam:
+    d0 = 0.0
+    for i in range(m):
+        if ak[i] < 1.0:
+            if ak[i] == 0.0:
+                d0 = np.inf
+                break
+            d0 += 1.0 / ak[i]
+    if d0 / n <= lam:
         return 0.0
-    if deriv(hi * (1 - 1e-16)) >= lam:
-        return hi
     lo = 0.0
-    for _ in range(200):
+    while True:
         mid = 0.5 * (lo + hi)
         if mid <= lo or mid >= hi:
             break
-        if deriv(mid) > lam:
+        d = 0.0
+        for i in range(m):
+            if mid + ak[i] < 1.0:
+                d += 1.0 / (mid + ak[i])
+        if d / n > lam:
             lo = mid
         else:
             hi = mid
     return 0.5 * (lo + hi)
+
+
+@njit(cache=True)
+def _centre_kernel(groups_flat, starts, n, out):
+    """Maximiser of sum_i log min(1, c_{y_i} + a_i) over the simplex: bisection on the multiplier (log scale)."""
+    K = starts.shape[0] - 1
+    lo = 1e-12
+    hi = 1e12
+    while True:
+        mid = math.sqrt(lo * hi)
+        if mid <= lo or mid >= hi:
+            break
+        tot = 0.0
+        for k in range(K):
+            tot += _class_u(groups_flat[starts[k]:starts[k + 1]], mid, n)
+        if tot > 1.0:
+            lo = mid
+        else:
+            hi = mid
+    lam = math.sqrt(lo * hi)
+    for k in range(K):
+        out[k] = _class_u(groups_flat[starts[k]:starts[k + 1]], lam, n)
 
 
 def cell_minimizer(labels: Any, K: int, radii: Any, p: float = math.inf) -> dict:
@@ -307,20 +379,10 @@ def cell_minimizer(labels: Any, K: int, radii: Any, p: float = math.inf) -> dict
         centre = np.where(np.isin(np.arange(K), observed), caps, 0.0)
         centre[observed[0]] += 1.0 - centre.sum()
     else:
-        def total(lam: float) -> float:
-            return sum(_class_u(groups[k], lam, n) for k in range(K)) - 1.0
-
-        lo, hi = 1e-12, 1e12
-        for _ in range(300):
-            mid = math.sqrt(lo * hi)
-            if mid <= lo or mid >= hi:
-                break
-            if total(mid) > 0:
-                lo = mid
-            else:
-                hi = mid
-        lam = math.sqrt(lo * hi)
-        centre = np.array([_class_u(groups[k], lam, n) for k in range(K)])
+        flat = np.concatenate([np.sort(g) for g in groups]).astype(float)
+        starts = np.concatenate([[0], np.cumsum([g.size for g in groups])]).astype(np.int64)
+        centre = np.empty(K)
+        _centre_kernel(flat, starts, float(n), centre)
         centre = np.maximum(centre, 0.0)
         centre /= centre.sum()
     gain = np.minimum(a, 1.0 - centre[y])

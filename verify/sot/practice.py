@@ -1,0 +1,1 @@
+"""[sot] claims (in progress)."""
