@@ -113,8 +113,11 @@ def test_engine_rejects_bad_inputs():
         kernel_self_distillation(np.array([[1.0, 0.5], [0.0, 1.0]]), np.ones(2), 3, c=1.0)
     with pytest.raises(ValueError, match="positive definite"):
         kernel_self_distillation(np.diag([1.0, 0.0]), np.ones(2), 3, c=1.0)
-    with pytest.raises(ValueError, match="semi-definite"):
+    with pytest.raises(ValueError, match="semi-definite") as err:
         kernel_self_distillation(np.diag([1.0, -0.1]), np.ones(2), 3, c=1.0)
+    assert "--" not in str(err.value)                             # issue #9: "< --2.66e-15"
+    with pytest.raises(ValueError, match="^kernel_self_distillation_reference: gram must be positive semi-definite"):
+        kernel_self_distillation_reference(np.diag([1.0, -0.1]), np.ones(2), 3, c=1.0)
     with pytest.raises(ValueError, match="ground_truth_weight"):
         kernel_self_distillation(G, np.ones(2), 3, c=1.0, ground_truth_weight=1.5)
     with pytest.raises(ValueError, match="null space"):   # null-space label energy above K eps
@@ -351,7 +354,7 @@ def test_prop6_counterexample_exact_and_through_the_engine():
 
 
 def test_prop6_floor_bound_jumps_while_envelope_increases():
-    from kdtheory.verify.sd import _floor_bound_jump
+    from kdtheory.verify.sd.props5_6 import _floor_bound_jump
 
     j = _floor_bound_jump()
     lo, hi = j["rows"]
@@ -363,14 +366,15 @@ def test_prop6_floor_bound_jumps_while_envelope_increases():
 
 def test_eq51_readings_through_one_check():
     from kdtheory.verify import Run
-    from kdtheory.verify.sd import _eq51_check, _prop6_batches
+    from kdtheory.verify.sd.props5_6 import _prop5_check, _prop6_batches
 
     run = Run("sd.prop6_corrected")
-    batches = _prop6_batches(run)
-    ok = _eq51_check(run, "corrected", batches)
-    assert ok.holds and ok.details["checked_rounds_collapsed"] == 0
-    for variant in ("envelope", "printed", "printed_floor"):       # 1 + t_ exponent; sqrt(K) eps scaling
-        assert not _eq51_check(run, variant, batches).holds, variant
+    trajs = _prop6_batches(run)
+    ok = _prop5_check(run, "corrected", source=trajs)
+    assert ok.holds and ok.details["covered_rounds_not_collapsed"]["holds"]
+    assert _prop5_check(run, "eq51_floor", source=trajs).holds        # Prop. 5 exponent at round floor(t_)
+    for variant in ("eq51", "eq51_printed"):                         # 1 + t_ exponent; sqrt(K) eps scaling
+        assert not _prop5_check(run, variant, source=trajs).holds, variant
 
 
 @pytest.mark.parametrize("backend", ["numba", "numpy"])
@@ -396,3 +400,118 @@ def test_printed_calculators_equal_corrected_at_eps_one():
             assert np.allclose(a, b, rtol=1e-12, atol=0)
         assert _rel(sd.sparsity_bound(7.0, K, 1.0, 0.5, 1.0, 2.0, 4.0),
                     sd.sparsity_bound_corrected(7.0, K, 1.0, 0.5, 1.0, 2.0, 4.0)) <= 1e-12
+
+
+# ---------------------------------------------------------------- issue #10: statements as registered
+
+
+def test_prop4_corrected_edge_instance_round_t_collapses_but_t_rounds_are_guaranteed():
+    """K = 1, d = 1, eps = 1, y0 = 2: u0 = 2, t_ = 1, c_0 = 1, ||y_1||^2/K = 1 = eps: round 1 collapses.
+    The registered statement (at least t_ rounds, i.e. every integer t < t_) holds; 't <= t_' would not."""
+    t_ = sd.guaranteed_rounds_corrected(2.0, 1, 1.0, 1.0)
+    assert t_ == 1.0
+    run = spectral_rounds(np.array([1.0]), np.array([2.0]), 5, eps=1.0)
+    assert run["c"][0] == 1.0 and run["n_done"] == 1 and run["collapsed"]
+    assert run["norms"][1] ** 2 / 1 == 1.0                    # collapsed exactly at the threshold
+    assert run["n_done"] >= t_                                 # at least t_ rounds
+    assert not all(t < run["n_done"] for t in range(int(t_) + 1))   # round t_ itself is not
+    assert sd.guaranteed_rounds_sharp(2.0, 1, 1.0) == 1.0 and sd.collapse_round_upper(2.0, 1, 1.0) == 3
+
+
+def test_prop6_headline_is_its_own_error_exactly():
+    """Eq. (51) at the non-integer t_ = 1/2 with the corrected threshold: 4/3 < 8 sqrt(3)/9 (issue #10)."""
+    from kdtheory.verify.sd.props5_6 import _worked_prop6
+
+    ex = _worked_prop6(False)
+    assert ex["t_"] == 0.5 and ex["round_floor_t_"] == 0
+    assert abs(ex["ratio_B0_engine"] - 4 / 3) < 1e-15 and abs(ex["eq51_bound"] - 8 * math.sqrt(3) / 9) < 1e-15
+    assert ex["certificate"]["holds"] is False and ex["certificate"]["precision"] == "50 digits"
+    assert _worked_prop6(True)["certificate"]["holds"] is True        # exponent 1 + floor(t_): 4/3 >= 4/3
+
+
+def test_exact_round_decisions_at_integer_t():
+    # t_ = (u0 - 1)/kappa next to an integer: the floats given decide exactly (threshold sqrt(K eps) = 2)
+    from fractions import Fraction
+
+    for kappa in (1.1, 1.3, 2.7, 3.3, 7.1):
+        for m in (1, 2, 3, 7):
+            y0 = 2.0 * (1.0 + m * kappa)
+            exact = m if Fraction(y0) >= 2 * (m * Fraction(kappa) + 1) else m - 1
+            assert sd.ratio_bound_last_round_corrected(y0, 1, 4.0, kappa) == exact, (kappa, m)
+    # exact: u0 = 5, kappa = 2 -> t_ = 2 exactly
+    assert sd.ratio_bound_last_round_corrected(10.0, 1, 4.0, 2.0) == 2
+    assert sd.ratio_bound_last_round(10.0, 4, 1.0, 2.0) == 2          # sqrt(K) eps = 2 at eps = 1
+    assert sd.ratio_bound_last_round(10.0, 1, 4.0, 2.0) == 0          # printed: sqrt(1) * 4 -> u0 = 2.5, t_ = 0.75
+    assert sd.collapse_round_upper(3.0, 1, 1.0) == 8                   # u0^2 - 1 = 8 exactly
+    with pytest.raises(ValueError, match="Prop. 5 hypothesis"):
+        sd.ratio_bound_corrected(10.0, 1, 4.0, 1.0, 1.0, 2.0, 3, kappa=2.0)
+    assert sd.ratio_bound_corrected(10.0, 1, 4.0, 1.0, 1.0, 2.0, 2, kappa=2.0) > 1
+
+
+def test_calculators_broadcast_and_match_scalars():
+    z = np.array([3.0, 5.0, 9.0])
+    lo, hi = sd.c_bounds_corrected(z, 4, 0.25, 0.5, 2.0)
+    for i in range(3):
+        assert (lo[i], hi[i]) == sd.c_bounds_corrected(float(z[i]), 4, 0.25, 0.5, 2.0)
+    r = sd.ratio_bound_corrected(z[:, None], 2, 0.5, 1.0, np.array([1.0, 2.0]), np.array([3.0, 4.0]), 1.0)
+    assert r.shape == (3, 2) and r[1, 0] == sd.ratio_bound_corrected(5.0, 2, 0.5, 1.0, 1.0, 3.0, 1.0)
+    sharp = sd.ratio_bound_sharp(9.0, 4, 0.25, 1.0, np.array([1.0, 2.0]), np.array([3.0, 4.0]), np.arange(5))
+    assert sharp.shape == (2, 5) and sharp[1, 3] == sd.ratio_bound_sharp(9.0, 4, 0.25, 1.0, 2.0, 4.0, 3)
+
+
+def test_mp_engine_matches_float_engine():
+    from kdtheory.numerics.sd import spectral_rounds_mp
+
+    rng = np.random.default_rng(21)
+    d = np.sort(10 ** rng.uniform(-2, 2, 5))
+    z = rng.normal(size=5)
+    eps = float(z @ z) / 5 / 6.2**2
+    f = spectral_rounds(d, z, 60, eps=eps)
+    m = spectral_rounds_mp(d, z, 60, eps=eps)
+    assert m["n_done"] == f["n_done"] and m["collapsed"]
+    assert _rel([float(c) for c in m["c"]], f["c"][: f["n_done"]]) < 1e-13
+    assert _rel([float(v) for v in m["norms"]], f["norms"][: f["n_done"] + 1]) < 1e-13
+
+
+def test_prop3_mp_twin_matches_public_calculator():
+    import mpmath
+
+    from kdtheory.verify.sd.props3_4 import _mp_p3
+
+    for variant, fn in (("printed", sd.label_norm_bounds), ("corrected", sd.label_norm_bounds_corrected)):
+        lo, hi = fn(7.0, 3.0, 4, 0.3, 5.0)
+        with mpmath.workdps(50):
+            mlo, mhi = _mp_p3(7.0, 4, 0.3, 5.0, 3, variant)
+        assert _rel(lo, float(mlo)) < 1e-13 and _rel(hi, float(mhi)) < 1e-13
+
+
+# ---------------------------------------------------------------- issue #9: bad inputs
+
+
+@pytest.mark.parametrize("call, exc, match", [
+    (lambda: sd.collapse_threshold(0, 1.0), ValueError, "^collapse_threshold: K must"),
+    (lambda: sd.collapse_threshold("4", 1.0), TypeError, "^collapse_threshold: K must be an integer"),
+    (lambda: sd.c_bounds_corrected(5.0, 4, "x", 1, 2), TypeError, "^c_bounds_corrected: eps"),
+    (lambda: sd.label_norm_bounds(1e300, 1.0, 1, 1e-300, 2.0), ValueError, "^label_norm_bounds: z0_norm"),
+    (lambda: sd.green_function_series(0.5, 0.5, 10**12), ValueError, "^green_function_series: terms"),
+    (lambda: sd.polynomial_kernel([1e200], [1e200], degree=3), ValueError, "^polynomial_kernel: the arguments"),
+    (lambda: sd.zero_crossing_round(float("nan"), 2.0), ValueError, "^zero_crossing_round: u0"),
+    (lambda: spectral_rounds([1, 4], [1e300, 5e299], 3, eps=0.05), ValueError, "^spectral_rounds: eps must be at least"),
+    (lambda: spectral_rounds([1.0], [1.0], 10**12, c=1.0), ValueError, "^spectral_rounds: rounds"),
+    (lambda: kernel_self_distillation(np.eye(2), [1.0, 1.0], 3, c=1.0, backend="gpu"), ValueError, "backend"),
+])
+def test_bad_inputs_name_function_and_parameter(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+def test_scale_free_engine_handles_extreme_label_scales():
+    # labels of size 1e300 with a fixed c, and with eps scaled alike: same multipliers as at unit scale
+    d, z = np.array([1.0, 4.0]), np.array([1.0, 0.5])
+    small = spectral_rounds(d, z, 4, eps=0.05)
+    big = spectral_rounds(d, z * 2.0**500, 4, eps=math.ldexp(0.05, 1000))
+    assert np.array_equal(small["c"], big["c"]) and np.array_equal(small["norms"] * 2.0**500, big["norms"])
+    fixed = spectral_rounds(d, z * 1e300, 3, c=0.5)
+    assert np.all(np.isfinite(fixed["norms"])) and fixed["norms"][0] == pytest.approx(1e300 * np.linalg.norm(z))
+    assert sd.rbf_kernel([[1e300]], [[1e300]])[0, 0] == 1.0       # differences, not |x|^2 + |y|^2 - 2 x.y
+    assert sd.is_collapsed(np.array([1e200, 1e200]), 1e300) is False

@@ -140,8 +140,13 @@ def _count_K(K, func: str) -> int:
 
 
 def _thresholds(K: int, eps: np.ndarray, printed: bool) -> np.ndarray:
-    """``sqrt(K) eps`` (printed) or ``sqrt(K eps) = sqrt(K) sqrt(eps)`` (no overflow of K eps)."""
-    return math.sqrt(K) * (eps if printed else np.sqrt(eps))
+    """``sqrt(K) eps`` (printed) or ``sqrt(K eps)`` (one rounding; ``sqrt(K) sqrt(eps)`` where ``K eps`` leaves
+    the normal float range)."""
+    if printed:
+        return math.sqrt(K) * eps
+    with np.errstate(over="ignore"):
+        prod = K * eps
+    return np.where(np.isfinite(prod) & (prod >= 1e-300), np.sqrt(prod), math.sqrt(K) * np.sqrt(eps))
 
 
 def _units(z_norm, K, eps, printed: bool, func: str, param: str = "z_norm"):
@@ -374,7 +379,7 @@ def collapse_threshold(K: int, eps: float) -> float:
     """
     K = _count_K(K, "collapse_threshold")
     eps = require_positive(eps, "eps", func="collapse_threshold")
-    return math.sqrt(K) * math.sqrt(eps)
+    return float(_thresholds(K, np.asarray(eps), False))
 
 
 @_public
