@@ -31,7 +31,7 @@ from numba import njit, prange
 
 from kdtheory.numerics.bench import BenchCase, benchmark
 from kdtheory.theory._checks import (require, require_array, require_choice, require_in, require_int,
-                                     require_positive)
+                                     require_positive, require_type)
 
 __all__ = [
     # the exact engine
@@ -349,6 +349,12 @@ _D_RANGE = 1e-300               # smallest positive eigenvalue relative to the l
 _U0_MAX = 1e150                 # ||z0|| / sqrt(K eps): (c/(c + d))^2 ~ 1/u0^2 stays a normal float
 
 
+def _choice(x, param: str, choices: tuple, func: str):
+    """One of the string ``choices`` (``TypeError`` for a non-string, whatever its type)."""
+    require_type(isinstance(x, str), param, x, f"be one of {choices}", func=func)
+    return require_choice(x, param, choices, func=func)
+
+
 def _check_mode(c, eps, n, func):
     """Exactly one of ``c`` (fixed multiplier >= 0) and ``eps`` (tolerance > 0); scalars or one per problem."""
     require((c is None) != (eps is None), "c/eps", (c, eps), "give exactly one of c (fixed) or eps (constrained)",
@@ -405,7 +411,7 @@ def spectral_rounds(d, z0, rounds: int, *, c=None, eps=None, ground_truth_weight
     (label energy in the null space of ``G`` above ``K eps``).
     """
     func = "spectral_rounds"
-    require_choice(backend, "backend", ("numba", "numpy"), func=func)
+    _choice(backend, "backend", ("numba", "numpy"), func)
     single, d2, z2 = _problems(d, z0, func)
     n, K = d2.shape
     rounds = require_int(rounds, "rounds", low=1, high=_MAX_ROUNDS, func=func)
@@ -622,7 +628,7 @@ def _eigen(gram, singular, func):
     require(scale > 0, "gram", G, "be non-zero", func=func)
     require(scale <= _D_MAX, "gram", G, f"have entries at most {_D_MAX:g}", func=func)
     require(bool(np.max(np.abs(G - G.T)) <= 1e-10 * scale), "gram", G, "be symmetric (to 1e-10 relative)", func=func)
-    require_choice(singular, "singular", ("raise", "pinv"), func=func)
+    _choice(singular, "singular", ("raise", "pinv"), func)
     d, W = np.linalg.eigh(0.5 * (G + G.T))
     tol = G.shape[0] * _ULP * float(np.max(np.abs(d)))        # rounding level of the eigenvalues
     require(bool(d[-1] > tol), "gram", G, "have a positive eigenvalue", func=func)
@@ -674,7 +680,7 @@ def kernel_self_distillation(gram, y, rounds: int, *, c=None, eps=None, ground_t
     fits on its range (eigenvalues below ``K * ulp * max|d|`` set to 0).
     """
     func = "kernel_self_distillation"
-    require_choice(backend, "backend", ("numba", "numpy"), func=func)
+    _choice(backend, "backend", ("numba", "numpy"), func)
     d, W, y, gram_eval, c, eps, rounds, w = _one_problem(gram, y, rounds, c, eps, ground_truth_weight, gram_eval,
                                                          singular, func)
     z0 = W.T @ y
