@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import inspect
 import json
 import os
 import re
@@ -358,7 +359,9 @@ def _control(c: Claim, role: str, result: Result | None, ran: bool) -> dict:
 
 def _erratum(c: Claim, v: Verdict | None, error: str, correction: tuple[Claim, Verdict | None, str] | None,
              controls: dict[str, Result], controls_ran: bool) -> dict:
-    e: dict[str, Any] = {"id": c.id, "ref": c.ref, "statement": c.statement, "doc": c.doc, "error": error,
+    doc = inspect.cleandoc(c.func.__doc__ or "")
+    e: dict[str, Any] = {"id": c.id, "ref": c.ref, "statement": c.statement, "doc": doc, "error": error,
+                         "doc_fence": "````" if "```" in doc else "```",
                          "label": "", "key": "", "certificate": None, "certificate_where": "",
                          "counterexample": "", "counterexample_where": "", "recheck": c.recheck,
                          "recheck_generic": not c.recheck, "correction": None}
