@@ -146,19 +146,19 @@ def fig4(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
     for row, noise in enumerate((DIGITS_LABEL_NOISE, 0.0)):
         D = nsd.digits_l2_curves(seed, n_splits=n_splits, n_train=n_train, label_noise=noise, eps=DIGITS_EPS,
                                  rounds=DIGITS_ROUNDS)
-        _band(ax[row][0], t, D["train_acc"], "C0", "train (original labels $y_0$)")
+        _band(ax[row][0], t, D["train_acc"], "C0", "train ($y_0$)")
         _band(ax[row][1], t, D["test_acc"], "C1", "test")
         what = f"{noise:.0%} training labels flipped" if noise else "clean labels"
         ax[row][0].set_ylabel(f"accuracy\n({what})")
         for a in ax[row]:
-            a.legend(loc="lower left", fontsize=6)
+            a.legend(loc="center left", fontsize=6)
     for a in ax[1]:
         a.set_xlabel("self-distillation round $t$")
     ax[0][0].set_title("training accuracy")
     ax[0][1].set_title("test accuracy")
     style.title(fig, "sd.fig4 - analogue of Fig. 4 of [sd] (digits, RBF kernel regression, l2 loss)")
     style.caption(fig, f"Mean +- std over {n_splits} random splits (seed {seed}), K = {n_train} training digits, "
-                  f"rest test; one-vs-rest +-1 targets, per-class eps = {DIGITS_EPS} (c_q from the constraint); "
+                  f"rest test; train accuracy on the original labels y_0; one-vs-rest +-1 targets, per-class eps = {DIGITS_EPS} (c_q from the constraint); "
                   "collapsed classes predict 0.")
     return style.save(fig, out, "sd_fig4", pdf=pdf)
 

@@ -16,8 +16,16 @@ function, ``c_t = inf``): the run stops there and reports the round.
 
 Public entry points: :func:`kernel_self_distillation` (one problem, everything per round),
 :func:`spectral_rounds` (many problems given directly in the eigenbasis, the hot loop of
-the adversarial searches of ``kdtheory.verify.sd``) and :func:`kernel_self_distillation_reference`
-(direct linear solves, no eigenbasis: the reference the engine is held to).
+the adversarial searches of ``kdtheory.verify.sd``), :func:`spectral_rounds_mp` (the same process
+in extended precision, for certificates), :func:`kernel_self_distillation_reference`
+(direct linear solves, no eigenbasis: the reference the engine is held to) and
+:func:`self_distillation_classes` (one multiplier per output, Sec. 3.6).
+
+The experiments behind the figures live here too (``kdtheory.figures.sd`` only draws): the Sec. 4
+example (:func:`sec4_self_distillation`), the digits analogues of Sec. 5 (:func:`digits_l2_curves`,
+:func:`digits_ce_curves`, :func:`digits_early_stopping`, :func:`digits_ce_early_stopping`,
+:func:`early_stopping_filters`) and the long-run spectrum of B_t (:func:`spectrum_runs`).
+Every public function checks its arguments (named ``ValueError`` / ``TypeError``, capped sizes).
 """
 
 from __future__ import annotations
