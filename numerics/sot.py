@@ -54,7 +54,7 @@ from kdtheory.theory._checks import (require, require_array, require_choice, req
 from kdtheory.theory.sot import gain_radius
 
 __all__ = [
-    "Setting", "make_setting", "ramp_pstar", "draw_labels",
+    "Setting", "make_setting", "ramp_pstar", "draw_labels", "covering_number",
     "sibling_minimizer", "cell_minimizer", "joint_minimizer", "augmented_ball_values",
     "monte_carlo_errors", "multinomial_tail_function", "poisson_multinomial_pmf", "compositions",
     "TeacherRun", "Dataset", "pstar_data", "digits_images", "train_teacher", "distill_student", "predict",
@@ -211,6 +211,23 @@ def make_setting(cell_sizes: Any, K: int = 2, *, r: float = 1.0, spacing: float 
     pstar = ramp_pstar(x, a, b, 0.0, L_star, pn)
     pc = ramp_pstar(centres, a, b, 0.0, L_star, pn)
     return Setting(x, centres, rv, cell_of, pstar, pc, float(L_star), pn, a, b, (0.0, float(L_star)), sizes)
+
+
+def covering_number(x: Any, r: float) -> int:
+    r"""The covering number ``N^r`` of points on a line [sot, Def. 3.5]: the least number of closed
+    intervals of radius ``r`` (centres anywhere) covering them; the greedy sweep (each ball placed at
+    the leftmost uncovered point + r) is optimal in one dimension."""
+    func = "covering_number"
+    xs = require_array(x, "x", ndim=1, finite=True, max_size=_MAX_N, func=func)
+    rv = require_real(r, "r", func=func)
+    require(rv > 0, "r", r, "be > 0", func=func)
+    xs = np.sort(xs)
+    count, i = 0, 0
+    while i < xs.size:
+        reach = xs[i] + 2.0 * rv
+        count += 1
+        i = int(np.searchsorted(xs, reach, side="right"))
+    return count
 
 
 def draw_labels(pstar: Any, uniforms: Any) -> np.ndarray:
