@@ -40,7 +40,7 @@ from kdtheory.theory._checks import (require, require_array, require_choice, req
                                      require_positive, require_real, require_type)
 
 __all__ = ["ClusterableData", "clusterable_data", "digits_binary", "init_network", "network_outputs", "jacobian",
-           "averaged_jacobian", "train_network", "kernel_gd_exact", "kernel_gd_iterate", "kernel_self_distillation",
+           "jacobian_gram", "averaged_jacobian", "train_network", "kernel_gd_exact", "kernel_gd_iterate", "kernel_self_distillation",
            "ACTIVATION_CODES"]
 
 ACTIVATION_CODES = {"relu": 0, "tanh": 1, "softplus": 2}
@@ -298,6 +298,25 @@ def jacobian(W, X, v, activation: str = "tanh") -> np.ndarray:
     return np.einsum("rn,nd->nrd", D, X).reshape(X.shape[0], k * d)
 
 
+def jacobian_gram(W, X, v, activation: str = "tanh") -> np.ndarray:
+    r"""``J(W, X) J(W, X)^T = (phi'(X W^T) diag(v)^2 phi'(W X^T)) o (X X^T)`` without forming ``J`` [air, App. A.1].
+
+    Vectorised NumPy activations (not the libm twins of the training kernel): ``O(k n^2)``.
+    """
+    func = "jacobian_gram"
+    W, X, v = _net_args(W, X, v, func)
+    code = _code(activation, func)
+    A = W @ X.T
+    if code == 0:
+        D = (A > 0).astype(float)
+    elif code == 1:
+        D = 1.0 - np.tanh(A) ** 2
+    else:
+        D = 0.5 * (1.0 + np.tanh(A / 2.0))
+    Dv = D * v[:, None]
+    return (Dv.T @ Dv) * (X @ X.T)
+
+
 def averaged_jacobian(W1, W2, X, v, activation: str = "tanh") -> np.ndarray:
     r"""``J(W1, W2, X) = int_0^1 J(W2 + s (W1 - W2), X) ds`` (Definition 3), exactly [air, App. A.2].
 
@@ -345,6 +364,7 @@ def _train_kernel(code, X, y, W, v, eta, a_t, hscale, steps, gram_mask, snap_mas
     D = np.empty((k, n))
     A_prev = np.empty((k, n))
     D_prev = np.empty((k, n))
+    Q = np.empty((k, n))
     xx = np.empty((n, n))
     for i in range(n):
         for j in range(n):
@@ -368,11 +388,14 @@ def _train_kernel(code, X, y, W, v, eta, a_t, hscale, steps, gram_mask, snap_mas
                 s += v[r] * P[r, i]
             f[i] = s
         if pending >= 0:
+            for r in range(k):
+                for i in range(n):
+                    Q[r, i] = v[r] * v[r] * _divided(code, A_prev[r, i], A[r, i])
             for i in range(n):
                 for j in range(n):
                     s = 0.0
                     for r in range(k):
-                        s += v[r] * v[r] * _divided(code, A_prev[r, i], A[r, i]) * D_prev[r, j]
+                        s += Q[r, i] * D_prev[r, j]
                     out_Hhat[pending, i, j] = s * xx[i, j]
             pending = -1
         for r in range(k):
@@ -406,11 +429,14 @@ def _train_kernel(code, X, y, W, v, eta, a_t, hscale, steps, gram_mask, snap_mas
             out_lab[t, i] = lab
             res[i] = f[i] - lab
         if gram_mask[t]:
+            for r in range(k):
+                for i in range(n):
+                    Q[r, i] = v[r] * v[r] * D[r, i]
             for i in range(n):
                 for j in range(n):
                     s = 0.0
                     for r in range(k):
-                        s += v[r] * v[r] * D[r, i] * D[r, j]
+                        s += Q[r, i] * D[r, j]
                     out_H[gi, i, j] = s * xx[i, j]
             for r in range(k):
                 for i in range(n):

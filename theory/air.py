@@ -69,6 +69,7 @@ _MAX_N = 2000            # data points of a kernel matrix
 _MAX_NODES = 256         # quadrature nodes per direction
 _MAX_STEPS = 10 ** 9     # lengths of schedules and iteration counts
 _RADIUS = 12.0           # radial cut-off of the Gaussian plane integrals
+_MAX_NORM = 16.0         # row norms accepted by the quadrature
 
 
 # ---------------------------------------------------------------------------------------------
@@ -129,13 +130,16 @@ def activation_gamma(activation: str) -> float:
 # ---------------------------------------------------------------------------------------------
 
 
-def _data(X, func: str) -> np.ndarray:
+def _data(X, func: str, quadrature: bool = False) -> np.ndarray:
     X = require_array(X, "X", ndim=2, func=func)
     require(X.shape[0] <= _MAX_N, "X", X.shape, f"have at most {_MAX_N} rows", func=func)
     require(X.shape[1] <= 10_000, "X", X.shape, "have at most 10000 columns", func=func)
     norms = np.linalg.norm(X, axis=1)
     require(bool(np.all(norms > 0)), "X", X, "have no zero row", func=func)
     require(bool(np.all(norms < 1e150)), "X", X, "have row norms below 1e150", func=func)
+    if quadrature:
+        require(bool(np.all(norms <= _MAX_NORM)), "X", X,
+                f"have row norms at most {_MAX_NORM} for quadrature (the nodes grow with the norm)", func=func)
     return X
 
 
@@ -145,12 +149,14 @@ def _nodes(nodes, func: str) -> int:
     return m
 
 
-def _plane_rule(m: int):
-    """Gauss-Legendre nodes on [-1, 1] for the angle (m) and the radius (2 m)."""
-    xa, wa = np.polynomial.legendre.leggauss(m)
+def _plane_rule(m: int, s: int):
+    """Gauss-Legendre nodes on [-1, 1] for the angle (``m s`` per sector) and, on ``s`` equal panels of
+    ``[0, 12]``, ``2 m`` nodes each for the radius (``s`` grows with the row norms, which narrow the integrand)."""
+    xa, wa = np.polynomial.legendre.leggauss(m * s)
     xr, wr = np.polynomial.legendre.leggauss(2 * m)
-    r = (xr + 1.0) * _RADIUS / 2.0
-    wr = wr * _RADIUS / 2.0 * r * np.exp(-r * r / 2.0) / (2.0 * np.pi)
+    h = _RADIUS / s
+    r = np.concatenate([p * h + (xr + 1.0) * h / 2.0 for p in range(s)])
+    wr = np.tile(wr * h / 2.0, s) * r * np.exp(-r * r / 2.0) / (2.0 * np.pi)
     return xa, wa, r, wr
 
 
@@ -160,7 +166,7 @@ def _plane_expectation(f1, f2, a, b, theta, m: int) -> np.ndarray:
     ``a, b`` (norms) and ``theta`` (angles) are 1-D arrays of one length; sectors are cut at the
     zeros of both arguments.
     """
-    xa, wa, r, wr = _plane_rule(m)
+    xa, wa, r, wr = _plane_rule(m, max(1, int(math.ceil(float(max(a.max(), b.max())) * (1 - 1e-9)))))
     P = a.size
     cuts = np.mod(np.stack([np.full(P, np.pi / 2), np.full(P, 3 * np.pi / 2), theta + np.pi / 2,
                             theta + 3 * np.pi / 2], axis=1), 2 * np.pi)
@@ -211,13 +217,14 @@ def ntk_gram(X, activation="relu", *, nodes: int = 24, return_error: bool = Fals
     ``"relu"`` (closed form: the degree-0 arc-cosine kernel ``(pi - theta_ij) / (2 pi)``),
     ``"tanh"``, ``"softplus"``, or a vectorised callable **giving phi'** (the derivative is all
     the kernel needs), both by quadrature in the plane of each pair (module docstring) with
-    ``nodes`` angular nodes per sector.  With ``return_error`` the result is ``(Sigma, err)``,
+    ``nodes`` angular nodes per sector (times the largest row norm, rounded up; row norms at most 16).
+    With ``return_error`` the result is ``(Sigma, err)``,
     ``err`` the entrywise quadrature error estimate (zeros for the ReLU closed form).
     """
     func = "ntk_gram"
-    X = _data(X, func)
-    m = _nodes(nodes, func)
     name, fn = _activation(activation, func, "phi' (the derivative of the activation)")
+    X = _data(X, func, quadrature=name != "relu")
+    m = _nodes(nodes, func)
     require_type(isinstance(return_error, (bool, np.bool_)), "return_error", return_error, "be a bool", func=func)
     U = X / np.linalg.norm(X, axis=1)[:, None]
     inner = X @ X.T
@@ -228,7 +235,7 @@ def ntk_gram(X, activation="relu", *, nodes: int = 24, return_error: bool = Fals
     else:
         d = fn if fn is not None else (lambda u, _n=name: _dphi(_n, u))
         E = _pairwise(X, d, d, m)
-        E_half = _pairwise(X, d, d, m // 2)
+        E_half = _pairwise(X, d, d, m // 2) if return_error else E
         G, err = inner * E, np.abs(inner) * np.abs(E - E_half)
         _checked_finite(G, func, "callable" if fn is not None else name)
     G = (G + G.T) / 2.0
@@ -250,9 +257,9 @@ def initial_output_covariance(X, activation="relu", *, nodes: int = 24, return_e
     closed form (degree-1 arc-cosine kernel minus the product of the means ``|x|/sqrt(2 pi)``).
     """
     func = "initial_output_covariance"
-    X = _data(X, func)
-    m = _nodes(nodes, func)
     name, fn = _activation(activation, func, "phi (the activation)")
+    X = _data(X, func, quadrature=name != "relu")
+    m = _nodes(nodes, func)
     require_type(isinstance(return_error, (bool, np.bool_)), "return_error", return_error, "be a bool", func=func)
     norms = np.linalg.norm(X, axis=1)
     if name == "relu":
@@ -264,9 +271,10 @@ def initial_output_covariance(X, activation="relu", *, nodes: int = 24, return_e
     else:
         f = fn if fn is not None else (lambda u, _n=name: _phi(_n, u))
         one = lambda u: np.ones_like(u)
-        S, S_half = _pairwise(X, f, f, m), _pairwise(X, f, f, m // 2)
+        S = _pairwise(X, f, f, m)
+        S_half = _pairwise(X, f, f, m // 2) if return_error else S
         mean = np.diag(_pairwise(X, f, one, m))
-        mean_half = np.diag(_pairwise(X, f, one, m // 2))
+        mean_half = np.diag(_pairwise(X, f, one, m // 2)) if return_error else mean
         C = S - np.outer(mean, mean)
         err = np.abs(S - S_half) + np.abs(np.outer(mean, mean) - np.outer(mean_half, mean_half))
         _checked_finite(C, func, "callable" if fn is not None else name)
