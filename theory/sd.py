@@ -328,7 +328,11 @@ def gram_matrix(x, kernel: str | Callable = "spline", *, normalize: bool = True,
     Same kernels as :func:`kernel_matrix`; ``normalize=False`` drops the paper's ``1/K``.
     The result is symmetrised (``(G + G^T) / 2``) to remove rounding asymmetry.
     """
-    G = kernel_matrix(x, x, kernel, normalize=normalize, **params)
+    _rows(x, "x", "gram_matrix")
+    try:
+        G = kernel_matrix(x, x, kernel, normalize=normalize, **params)
+    except (ValueError, TypeError) as exc:          # the same check, in this function's name
+        raise type(exc)("gram_matrix: " + str(exc).partition(": ")[2]) from None
     return 0.5 * (G + G.T)
 
 
@@ -950,11 +954,13 @@ def sparsity_bound_derivative(y0_norm, K: int, eps, d_min, d_j, d_k, kappa):
     """
     func = "sparsity_bound_derivative"
     scalar = _scalar(y0_norm, eps, d_min, d_j, d_k, kappa)
-    h = np.asarray(sparsity_bound_corrected(y0_norm, K, eps, d_min, d_j, d_k, kappa))
     u0, w, _, _ = _units(y0_norm, K, eps, False, func, "y0_norm")
     e = _reals(eps, "eps", func, positive=True)
     dm, dj, dk = _pair(d_min, d_j, d_k, func)
     k = _kappa(kappa, func)
+    require(bool(np.all(np.broadcast_to(dk / dm, np.broadcast_shapes(dk.shape, k.shape)) <= k)), "d_k", d_k,
+            "be <= kappa * d_min", func=func)
+    h = np.asarray(sparsity_bound_corrected(y0_norm, K, eps, d_min, d_j, d_k, kappa))
     u0, w, e, dm, dj, dk, k, h = _broadcast(func, y0_norm=u0, w=w, eps=e, d_min=dm, d_j=dj, d_k=dk, kappa=k, h=h)
     L, S = w + dm / dj, w + dm / dk
     p = 1.0 + w / k
