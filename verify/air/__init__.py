@@ -8,4 +8,4 @@
 * :mod:`.experiments` -- Sec. 3.4 schedule, Sec. 3.5 "no early stopping".
 """
 
-from kdtheory.verify.air import sec2, lemmas  # noqa: F401,E402  (registers claims, in section order)
+from kdtheory.verify.air import sec2, lemmas, stage1  # noqa: F401,E402  (registers claims, in section order)

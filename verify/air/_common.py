@@ -116,7 +116,10 @@ def kernel_theorem_instance(rng, activation: str, *, delta: float = 0.1, rho_max
     d = int(rng.integers(3, 7))
     rho = float(rng.uniform(0.0, rho_max))
     eps = float(10 ** rng.uniform(math.log10(eps_range[0]), math.log10(eps_range[1])))
-    data = clusterable_data(n, K, d, eps, rho, seed=seed_of(rng))
+    for _ in range(50):   # centers with lambda(C) >= 0.05: schedules of at most ~1e6 steps
+        data = clusterable_data(n, K, d, eps, rho, seed=seed_of(rng))
+        if ta.ntk_lambda(data.centers, activation, nodes=NODES) >= 0.05:
+            break
     y = data.y_noisy.copy()
     if flip_majority:
         idx = np.flatnonzero(data.assignment == 0)
