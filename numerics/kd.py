@@ -205,7 +205,8 @@ def dithering_outcomes(x: Any, s: int) -> tuple[np.ndarray, np.ndarray]:
     return probs[keep], vals[keep]
 
 
-def compressor_moments(x: Any, outcomes: tuple[np.ndarray, np.ndarray], *, multipliers: bool = True) -> tuple[np.ndarray, float]:
+def compressor_moments(x: Any, outcomes: tuple[np.ndarray, np.ndarray], *,
+                       multipliers: bool = True) -> tuple[np.ndarray, float]:
     """Exact E C(x) and E||C(x) - x||^2 from an enumeration (multipliers or values)."""
     func = "compressor_moments"
     x = _bounded(x, "x", func, ndim=1, bound=1e150)
@@ -275,7 +276,8 @@ def affine_chain(A: Any, b: Any, theta: Any, lmbda: float, gamma: float, *, sche
     require(b.shape == (A.shape[0],) and theta.shape == (A.shape[1],), "A", A.shape,
             "be (n, d) with b of shape (n,) and theta of shape (d,)")
     n, d = A.shape
-    require(n * d * d <= _MAX_CHAIN_ENTRIES, "A", A.shape, f"give n d^2 <= {_MAX_CHAIN_ENTRIES:.0e} (memory of the chain)")
+    require(n * d * d <= _MAX_CHAIN_ENTRIES, "A", A.shape,
+            f"give n d^2 <= {_MAX_CHAIN_ENTRIES:.0e} (memory of the chain)")
     _choice(scheme, "scheme", SCHEMES, "affine_chain")
     _choice(compressor, "compressor", COMPRESSORS, "affine_chain")
     require(not (scheme == "unbiased" and compressor is not None), "scheme", scheme,
@@ -624,7 +626,8 @@ def _engine(ch: AffineChain, method: str, func: str, *, auto_dense_d: int = _AUT
     """The structured engine, or None for the dense reference (method 'dense', or 'auto' on small d)."""
     d = ch.A.shape[1]
     if method == "dense" or (method == "auto" and d <= auto_dense_d):
-        require(d <= _MAX_DENSE_D, "ch", d, f"have d <= {_MAX_DENSE_D} for the dense d^2 x d^2 engine (got d)", func=func)
+        require(d <= _MAX_DENSE_D, "ch", d, f"have d <= {_MAX_DENSE_D} for the dense d^2 x d^2 engine",
+                func=func)
         return None
     eng = _structure(ch)
     if eng is None:
@@ -669,7 +672,8 @@ def moment_trajectory(ch: AffineChain, x0: Any, T: int, *, method: str = "auto")
     n, d = _check_chain_arrays(ch, func)
     x0 = _require_start(ch, x0, func)
     T = require_int(T, "T", low=0, high=_MAX_STEPS)
-    require((T + 1) * d <= _MAX_TRAJECTORY_ENTRIES, "T", T, f"give (T + 1) d <= {_MAX_TRAJECTORY_ENTRIES:.0e} stored means")
+    require((T + 1) * d <= _MAX_TRAJECTORY_ENTRIES, "T", T,
+            f"give (T + 1) d <= {_MAX_TRAJECTORY_ENTRIES:.0e} stored means")
     _choice(method, "method", METHODS, "moment_trajectory")
     dist, gap, ydist = np.empty(T + 1), np.empty(T + 1), np.empty(T + 1)
     means = np.empty((T + 1, d))
@@ -895,8 +899,8 @@ def moments_at(ch: AffineChain, x0: Any, times: Any, *, method: str = "auto") ->
             require(eng is not None, "method", method, "be 'dense' or 'auto' for a chain not of the least-squares form")
         if choice == "spectral":
             require(eng.q_off > 0 and eng.N <= _MAX_SPECTRAL_N and eng.factor() is not None, "method", method,
-                    "be 'iterate' or 'dense' unless the chain has d <= 60, a compressor with q_off > 0 and a second-moment "
-                    "map of spectral radius < 1")
+                    "be 'iterate' or 'dense' unless the chain has d <= 60, a compressor with q_off > 0 and a "
+                    "second-moment map of spectral radius < 1")
         if choice == "iterate":
             require(t_max <= _MAX_STEPS, "times", t_max, f"be <= {_MAX_STEPS} with method 'iterate'")
         if choice == "dense":
@@ -1015,7 +1019,9 @@ def _chains_kernel_small(A, v, gamma, idx, masks, scale, y0, x_star, checkpoints
     # d = len(y0) is a compile-time constant (y0 and x_star are tuples): the loops over coordinates unroll
     # and the state of a chain stays in registers within a step. Time outer, chains inner (serial:
     # idx[t, :] and masks[t, :, :] are contiguous). Sums run in coordinate order, as in the twin.
+    # Returns -1, or the first step t whose sample index lies outside [0, n) (checked here, where idx is read).
     T, C = idx.shape
+    n = A.shape[0]
     D = len(y0)
     use_mask = masks.shape[0] > 0
     for c in range(C):
@@ -1035,6 +1041,8 @@ def _chains_kernel_small(A, v, gamma, idx, masks, scale, y0, x_star, checkpoints
         if use_mask:
             for c in range(C):
                 i = idx[t, c]
+                if i < 0 or i >= n:
+                    return t
                 for j in range(D):
                     out_y[c, j] = out_y[c, j] * (masks[t, c, j] * scale)
                 r = A[i, 0] * out_y[c, 0]
@@ -1046,19 +1054,22 @@ def _chains_kernel_small(A, v, gamma, idx, masks, scale, y0, x_star, checkpoints
         else:
             for c in range(C):
                 i = idx[t, c]
+                if i < 0 or i >= n:
+                    return t
                 r = A[i, 0] * out_y[c, 0]
                 for j in range(1, D):
                     r += A[i, j] * out_y[c, j]
                 gr = gamma * r
                 for j in range(D):
                     out_y[c, j] = out_y[c, j] - gr * A[i, j] + v[i, j]
+    return -1
 
 
 @njit(cache=True)
 def _chains_kernel(A, v, gamma, idx, masks, scale, y0, x_star, checkpoints, out_y, out_dist):
     # any d (runtime loops); same arithmetic and order as the small-d kernel and the twin
     T, C = idx.shape
-    D = A.shape[1]
+    n, D = A.shape
     use_mask = masks.shape[0] > 0
     for c in range(C):
         for j in range(D):
@@ -1076,6 +1087,8 @@ def _chains_kernel(A, v, gamma, idx, masks, scale, y0, x_star, checkpoints, out_
             break
         for c in range(C):
             i = idx[t, c]
+            if i < 0 or i >= n:
+                return t
             if use_mask:
                 for j in range(D):
                     out_y[c, j] = out_y[c, j] * (masks[t, c, j] * scale)
@@ -1085,6 +1098,7 @@ def _chains_kernel(A, v, gamma, idx, masks, scale, y0, x_star, checkpoints, out_
             gr = gamma * r
             for j in range(D):
                 out_y[c, j] = out_y[c, j] - gr * A[i, j] + v[i, j]
+    return -1
 
 
 def _chains_numpy(A, v, gamma, idx, masks, scale, y0, x_star, checkpoints, out_y, out_dist):
@@ -1103,6 +1117,8 @@ def _chains_numpy(A, v, gamma, idx, masks, scale, y0, x_star, checkpoints, out_y
             k += 1
         if t == T:
             break
+        if np.any((idx[t] < 0) | (idx[t] >= A.shape[0])):
+            return t
         z = y * (masks[t] * scale) if masks.shape[0] > 0 else y
         a = A[idx[t]]
         r = a[:, 0] * z[:, 0]
@@ -1110,6 +1126,7 @@ def _chains_numpy(A, v, gamma, idx, masks, scale, y0, x_star, checkpoints, out_y
             r = r + a[:, j] * z[:, j]
         y = z - (gamma * r)[:, None] * a + v[idx[t]]
     out_y[:] = y
+    return -1
 
 
 def draw_chain_randomness(n: int, d: int, T: int, chains: int, *, compressor: str | None = None,
@@ -1155,9 +1172,7 @@ def _check_draws(draws: Any, n: int, d: int, T: int, chains: int, func: str) -> 
     require_type(isinstance(idx, np.ndarray) and idx.dtype.kind in "iu", "draws", idx,
                  "hold an integer index array first", func=func)
     require(idx.shape == (T, chains), "draws", idx.shape, f"hold indices of shape ({T}, {chains})", func=func)
-    idx = np.ascontiguousarray(idx, dtype=np.int64)
-    lo, hi = _min_max(idx.reshape(-1)) if idx.size else (0, 0)
-    require(0 <= lo and hi < n, "draws", (int(lo), int(hi)), f"hold indices in [0, {n})", func=func)
+    idx = np.ascontiguousarray(idx, dtype=np.int64)   # the range [0, n) is checked by the kernels
     require_type(isinstance(masks, np.ndarray) and masks.dtype == np.uint8, "draws", masks,
                  "hold a uint8 mask array second", func=func)
     require(masks.shape in ((0, 0, 0), (T, chains, d)), "draws", masks.shape,
@@ -1202,14 +1217,15 @@ def simulate_chains(ch: AffineChain, x0: Any, T: int, chains: int, *, compressor
     out_dist = np.empty((cps.size, chains))
     if backend == "numba":
         if d <= 16:
-            _chains_kernel_small(A, v, gamma, idx, masks, float(scale), tuple(float(x) for x in x0),
-                                 tuple(float(x) for x in ch.x_star), cps, out_y, out_dist)
+            bad_step = _chains_kernel_small(A, v, gamma, idx, masks, float(scale), tuple(float(x) for x in x0),
+                                            tuple(float(x) for x in ch.x_star), cps, out_y, out_dist)
         else:
-            _chains_kernel(A, v, gamma, idx, masks, float(scale), x0, np.asarray(ch.x_star, float), cps, out_y,
-                           out_dist)
+            bad_step = _chains_kernel(A, v, gamma, idx, masks, float(scale), x0, np.asarray(ch.x_star, float), cps,
+                                      out_y, out_dist)
     else:
         with np.errstate(over="ignore", invalid="ignore"):
-            _chains_numpy(A, v, gamma, idx, masks, float(scale), x0, ch.x_star, cps, out_y, out_dist)
+            bad_step = _chains_numpy(A, v, gamma, idx, masks, float(scale), x0, ch.x_star, cps, out_y, out_dist)
+    require(bad_step < 0, "draws", f"step {bad_step}", f"hold sample indices in [0, {n})")
     if not np.all(np.isfinite(out_dist)):
         bad = int(np.argmax(~np.all(np.isfinite(out_dist), axis=1)))
         raise DivergenceError(f"{func}: ch must give chains that stay finite, got an overflow by checkpoint step "

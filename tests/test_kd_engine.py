@@ -305,6 +305,12 @@ def test_inputs_named_errors():
         nk.simulate_chains(ch, np.zeros(3), 5, 5, compressor="bernoulli", param=0.5)
     with pytest.raises(ValueError, match=r"simulate_chains: checkpoints must"):
         nk.simulate_chains(ch, np.zeros(3), 5, 5, checkpoints=[])
+    idx, masks, scale = nk.draw_chain_randomness(ch.A.shape[0], 3, 5, 4, seed=0)
+    idx = idx.copy()
+    idx[3, 2] = ch.A.shape[0]
+    for backend in ("numba", "numpy"):
+        with pytest.raises(ValueError, match=r"simulate_chains: draws must hold sample indices"):
+            nk.simulate_chains(ch, np.zeros(3), 5, 4, draws=(idx, masks, scale), backend=backend)
     with pytest.raises(ValueError, match=r"affine_chain: gamma must"):
         nk.affine_chain(A, b, np.zeros(3), 0.5, float("nan"))
     with pytest.raises(TypeError, match=r"compression_second_moment: param must be an integer"):
