@@ -394,14 +394,17 @@ def _lanczos_top(matvec, v0: np.ndarray, *, rtol: float, block: int = 60, max_st
             for _ in range(2):
                 w = w - basis[:k + 1].T @ (basis[:k + 1] @ w)
             b = float(np.linalg.norm(w))
-            ev, vec = sl.eigh_tridiagonal(np.array(alpha), np.array(beta), select="i", select_range=(k, k))
-            theta, s = float(ev[0]), vec[:, 0]
-            if not np.isfinite(theta):
-                return None
-            if b * abs(s[-1]) <= rtol * abs(theta) or b <= 1e-300 or k + 1 == N:
-                return theta
-            beta.append(b)
-            basis[k + 1] = w / b
+            last = b <= 1e-300 or k + 1 == N or k + 1 == m
+            if last or (k >= 8 and k % 3 == 0):   # Ritz test every third step (a tridiagonal eigen-solve)
+                ev, vec = sl.eigh_tridiagonal(np.array(alpha), np.array(beta), select="i", select_range=(k, k))
+                theta, s = float(ev[0]), vec[:, 0]
+                if not np.isfinite(theta):
+                    return None
+                if b * abs(s[-1]) <= rtol * abs(theta) or b <= 1e-300 or k + 1 == N:
+                    return theta
+            if k + 1 < m:
+                beta.append(b)
+                basis[k + 1] = w / b
         x = basis[:m].T @ s
         x /= np.linalg.norm(x)
     return None
@@ -434,9 +437,7 @@ class _Structured:
         self.g2n = self.gamma ** 2 / n
         self._factor: Any = None  # None: not tried; False: not positive definite
         if q_off > 0:
-            At = A @ self.V
-            self.P = At[:, self.i0] * At[:, self.i1] * self.ws
-            self.E = self.V[:, self.i0] * self.V[:, self.i1] * self.ws
+            self.At = A @ self.V
             self.base = 1.0 - self.gamma * (self.h[self.i0] + self.h[self.i1])
             self.Dn = (1.0 / q_off - 1.0) + self.gamma * (self.h[self.i0] + self.h[self.i1])
             self.c_diag = 1.0 / q_off - 1.0 / q_diag
@@ -482,26 +483,66 @@ class _Structured:
         Xt = Xt + np.triu(Xt, 1).T
         return self.V @ Xt @ self.V.T
 
+    # P and E applied through d x d matrices (O(n d^2 + d^3), no N-long rows stored)
+    def _sym(self, x: np.ndarray) -> np.ndarray:
+        Xt = np.zeros((self.d, self.d))
+        Xt[self.i0, self.i1] = x / self.ws
+        return Xt + np.triu(Xt, 1).T
+
+    def _phi(self, X: np.ndarray) -> np.ndarray:
+        return X[self.i0, self.i1] * self.ws
+
+    def _P_E(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(P x, E x): a~_i^T X a~_i and u_j^T X u_j for X = unphi(x)."""
+        X = self._sym(x)
+        return (np.einsum("ij,ij->i", self.At @ X, self.At), np.einsum("ij,ij->i", self.V @ X, self.V))
+
+    def _Pt_Et(self, yp: np.ndarray | None, ye: np.ndarray | None) -> np.ndarray:
+        """P^T yp + E^T ye = phi(sum_i yp_i a~_i a~_i^T + sum_j ye_j u_j u_j^T)."""
+        M = np.zeros((self.d, self.d))
+        if yp is not None:
+            M += self.At.T @ (yp[:, None] * self.At)
+        if ye is not None:
+            M += self.V.T @ (ye[:, None] * self.V)
+        return self._phi(M)
+
+    @property
+    def P(self) -> np.ndarray:
+        """Rows phi(a~_i a~_i^T) (n x N), formed on demand."""
+        return self.At[:, self.i0] * self.At[:, self.i1] * self.ws
+
+    @property
+    def E(self) -> np.ndarray:
+        """Rows phi(u_j u_j^T) (d x N, orthonormal), formed on demand."""
+        return self.V[:, self.i0] * self.V[:, self.i1] * self.ws
+
     def _Qpow(self, x: np.ndarray, power: float) -> np.ndarray:
         """Hadamard map by Q^{power} (entrywise) in hat coordinates: q_off^p I + (q_diag^p - q_off^p) E^T E."""
         a, b = self.q_off ** power, self.q_diag ** power - self.q_off ** power
-        return a * x + b * (self.E.T @ (self.E @ x)) if b != 0 else a * x
+        if b == 0:
+            return a * x
+        X = self._sym(x)
+        e = np.einsum("ij,ij->i", self.V @ X, self.V)
+        return a * x + b * self._Pt_Et(None, e)
 
     def T_hat(self, x: np.ndarray) -> np.ndarray:
         y = self._Qpow(x, 0.5)
-        y = self.base * y + self.g2n * (self.P.T @ (self.P @ y))
+        X = self._sym(y)
+        z = np.einsum("ij,ij->i", self.At @ X, self.At)
+        y = self.base * y + self.g2n * self._Pt_Et(z, None)
         return self._Qpow(y, 0.5)
 
     def T_hat_dense(self) -> np.ndarray:
-        Lh = self.g2n * (self.P.T @ self.P)
+        P, E = self.P, self.E
+        Lh = self.g2n * (P.T @ P)
         Lh[np.diag_indices(self.N)] += self.base
         a, b = np.sqrt(self.q_off), np.sqrt(self.q_diag) - np.sqrt(self.q_off)
         if b == 0:
             return self.q_off * Lh
-        EL = self.E @ Lh                      # (d, N)
-        GL = self.E.T @ EL                    # G Lh, G = E^T E
-        core = EL @ self.E.T                  # E Lh E^T (d, d)
-        T = a * a * Lh + a * b * (GL + GL.T) + b * b * (self.E.T @ core @ self.E)
+        EL = E @ Lh                           # (d, N)
+        GL = E.T @ EL                         # G Lh, G = E^T E
+        core = EL @ E.T                       # E Lh E^T (d, d)
+        T = a * a * Lh + a * b * (GL + GL.T) + b * b * (E.T @ core @ E)
         return 0.5 * (T + T.T)
 
     # ---- Woodbury factorisation of Q^{-1} - L (its success is the test radius < 1)
@@ -523,16 +564,22 @@ class _Structured:
                 except np.linalg.LinAlgError:
                     chol = None
                 if chol is not None and np.all(np.isfinite(chol[0])):
-                    self._factor = (Z, sD, chol)
+                    self._factor = (sD, chol)   # Z itself is not kept: solve_A applies it through d x d matrices
         return self._factor or None
 
     def solve_A(self, r_hat: np.ndarray) -> np.ndarray:
-        """(Q^{-1} - L)^{-1} in hat coordinates (requires the factorisation)."""
+        """(Q^{-1} - L)^{-1} in hat coordinates (requires the factorisation): Woodbury,
+        ``D^{-1/2} (I + Z^T C^{-1} Z) D^{-1/2}`` with ``Z = U D^{-1/2}`` and the capacitance ``C = I - Z Z^T``."""
         import scipy.linalg as sl
 
-        Z, sD, chol = self._factor
+        sD, chol = self._factor
         w = r_hat / sD
-        return (w + Z.T @ sl.cho_solve(chol, Z @ w, check_finite=False)) / sD
+        zp, ze = self._P_E(w / sD)
+        sp, sc = np.sqrt(self.g2n), np.sqrt(self.c_diag)
+        t = sp * zp if self.c_diag <= 0 else np.concatenate([sp * zp, sc * ze])
+        y = sl.cho_solve(chol, t, check_finite=False)
+        back = self._Pt_Et(sp * y[:self.n], sc * y[self.n:] if self.c_diag > 0 else None)
+        return (w + back / sD) / sD
 
     # ---- rand-1 (q_off = 0): the map only sees the diagonal
     def _diag_matrix(self) -> np.ndarray:
