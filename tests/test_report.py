@@ -201,7 +201,30 @@ def test_controls_pipeline_end_to_end(controls_site):
         assert re.search(r"Positive control.*?holds, as it must", section, re.S), section[-1500:]
     assert "(negative control)" in err and "(positive control)" in err
     assert html.count('<img src="data:image/png;base64,') == 1
-    assert "seed 0" in html
+    assert "seed 0" in html and "controls: 4 of 4 behave" in html
+
+
+def test_a_control_that_misbehaves_is_flagged(tmp_path, monkeypatch):
+    """An erratum check that says "fails" whatever it is given: its positive control is NOT OK, exit 1."""
+    from kdtheory.verify._core import REGISTRY, Claim, Outcome
+
+    def always_fails(run):
+        """**Claim**: a stand-in. **Check**: none; it always fails."""
+        return Outcome(holds=False, measured=2.0, reference=1.0, relation="<=", details={"counterexample": {"x": 0.5}})
+
+    fake = Claim("sd.always_fails", "sd", "nowhere", "a statement the check can never find true", "inequality",
+                 "erratum", always_fails)
+    monkeypatch.setitem(REGISTRY, fake.id, fake)
+    monkeypatch.setattr(report, "claims", lambda paper=None: [fake] if paper in (None, "sd") else [])
+    code, err = run_report("sd", "--out", str(tmp_path), "--no-figures", "-j", "1")
+    assert code == 1, err
+    html = (tmp_path / "sd.html").read_text()
+    strict_parse(tmp_path / "sd.html")
+    assert "controls: 1 of 2 behave" in html and "1 control(s) of the errata did not come out" in html
+    assert re.search(r"Positive control.*?fails: NOT OK", html, re.S)
+    assert "No correction <code>sd.always_fails_corrected</code> is registered" in html
+    index = (tmp_path / "index.html").read_text()
+    assert "Some verdicts, controls or figures are NOT OK" in index and "1 of 2" in index
 
 
 def test_from_file_is_used_and_lacking_claims_run(sd_file, tmp_path):
