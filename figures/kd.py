@@ -141,6 +141,19 @@ def fig1_data(*, quick: bool, seed: int = 0) -> dict:
     return {"lams": FIG1_LAMS, "cosine": r.cosine, "distance": r.distance, "snr": r.snr}
 
 
+def _panels_with_legend_row(ncols: int, *, height: float, legend_rows: int, width: float | None = None, **kw):
+    """One row of panels and, under it, a row that holds only the figure's legend (so that the legend, the
+    suptitle and the caption each get their own room under constrained layout). Returns (fig, panels, legend_ax)."""
+    fig, axes = style.subplots(2, ncols, height=height, width=width,
+                               gridspec_kw={"height_ratios": [1.0, 0.075 * legend_rows + 0.02]}, **kw)
+    gs = axes[0, 0].get_gridspec()
+    for ax in axes[1]:
+        ax.remove()
+    legend_ax = fig.add_subplot(gs[1, :])
+    legend_ax.axis("off")
+    return fig, list(axes[0]), legend_ax
+
+
 def _lam_colors(lams):
     import matplotlib.pyplot as plt
 
@@ -151,18 +164,23 @@ def _lam_colors(lams):
                          "(MNIST, 1-hidden-layer ReLU net): exact KD gradient vs approximation (5)")
 def fig1(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
     d = fig1_data(quick=quick, seed=seed)
-    fig, axes = style.subplots(1, 3, height=2.2)
+    fig, axes = style.subplots(1, 3, height=2.6)
     epochs = np.arange(1, d["cosine"].shape[1] + 1)
-    for ax, key, label in zip(axes[0], ("cosine", "distance", "snr"),
-                              ("cosine similarity", r"$\ell_2$ distance", r"SNR $\|g-\hat g\|/\|g\|$")):
+    labels = ("cosine similarity", r"$\ell_2$ distance $\|g-\hat g\|$",
+              r"relative error $\|g-\hat g\|/\|g\|$")
+    for ax, key, label in zip(axes[0], ("cosine", "distance", "snr"), labels):
         for lam, c, y in zip(d["lams"], _lam_colors(d["lams"]), d[key]):
             ax.plot(epochs, y, color=c, marker="o", ms=2.5, label=rf"$\lambda={lam:g}$")
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
-    axes[0, 2].legend(loc="upper left", ncol=1, fontsize=6)
-    fig.suptitle("Analogue of Fig. 1 (digits 4x4, ReLU net with 32 hidden units): "
-                 "exact gradient of (4) vs approximation (5), student started at the teacher", fontsize=7)
-    fig.tight_layout()
+    handles, names = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="outside right center", fontsize=6.5)
+    style.title(fig, "Analogue of Fig. 1 (digits 4x4, one-hidden-layer ReLU net with 32 units) for Fig. 1 (MNIST, "
+                     "one-hidden-layer ReLU net): exact gradient g of the distillation loss (4) vs its approximation "
+                     "\u011d of (5)")
+    style.caption(fig, f"Student started at the teacher (SGD, lr {FIG1_LR}, weight decay {WEIGHT_DECAY_FIG1:g}); "
+                       "epoch means over minibatches, one seed. Right: the relative error of (5), "
+                       "||g - \u011d|| / ||g|| (not a signal-to-noise ratio).")
     return style.save(fig, out, "kd_fig1", pdf=pdf)
 
 
@@ -207,28 +225,32 @@ def fig2_data(*, quick: bool, seed: int = 0) -> dict:
                          "(MNIST linear model; CIFAR-10 ResNet50 features): training loss vs lambda")
 def fig2(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
     d = fig2_data(quick=quick, seed=seed)
-    fig, axes = style.subplots(1, 2, height=3.0)
-    styles = (("running", "running minibatch loss (paper)", "C0", "-"),
-              ("full_avg", "full-batch loss, mean over epoch", "C1", "-"),
-              ("full", "full-batch loss at epoch end", "C2", "-"))
+    fig, panels, lax = _panels_with_legend_row(2, height=3.6, legend_rows=3)
+    axes = np.array([panels])
+    styles = (("running", "running minibatch loss (the paper's metric)", "C0"),
+              ("full_avg", "full-batch loss, mean over the epoch", "C1"),
+              ("full", "full-batch loss at the epoch's end", "C2"))
     for ax, (name, p) in zip(axes[0], d["panels"].items()):
-        for key, label, c, _ in styles:
+        for key, label, c in styles:
             mn, last = p[key]
             ax.plot(d["lams"], last - d["fstar"], color=c, marker="o", ms=2.5)
             ax.plot(d["lams"], mn - d["fstar"], color=c, ls="--", lw=0.9)
-        ax.axhline(0.0, color="grey", lw=0.6)
+        ax.axhline(0.0, color="grey", lw=0.6, ls=":")
         ax.set_xlabel(r"distillation weight $\lambda$ ($\lambda=0$: SGD)")
         ax.set_title(f"{name}, $f(\\theta)-f^*$ = {p['gap']:.2g}")
     axes[0, 0].set_ylabel(r"training loss $-\ f^*$")
     from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
-    handles = [Line2D([], [], color=c, marker="o", ms=2.5, label=label) for _, label, c, _ in styles]
-    handles += [Line2D([], [], color="grey", label=f"last {d['last']} epochs (mean)"),
-                Line2D([], [], color="grey", ls="--", lw=0.9, label="min over epochs")]
-    fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=6, frameon=False)
-    fig.suptitle(f"Analogue of Fig. 2 ({DATA_TAG}, lr {LR}, batch {BATCH}, {d['epochs']} epochs, "
-                 f"{d['n_seeds']} seed(s)); $f^*$ = {d['fstar']:.4f}", fontsize=7)
-    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    handles = [Patch(color=c, label=label) for _, label, c in styles]
+    handles += [Line2D([], [], color="k", marker="o", ms=2.5, label=f"solid with dots: mean of the last {d['last']} epochs"),
+                Line2D([], [], color="k", ls="--", lw=0.9, label="dashed: minimum over the epochs"),
+                Line2D([], [], color="grey", ls=":", lw=0.6, label="dotted: $f^*$ (L-BFGS)")]
+    lax.legend(handles=handles, loc="center", ncol=2, fontsize=6.5, frameon=False)
+    style.title(fig, f"Analogue of Fig. 2 ({DATA_TAG}) for Fig. 2 (MNIST linear model; CIFAR-10 ResNet50 features): "
+                     "training loss vs the distillation weight")
+    style.caption(fig, f"lr {LR}, batch {BATCH}, {d['epochs']} epochs, {d['n_seeds']} seed(s); f* = {d['fstar']:.4f}. "
+                       "Colour: how the training loss is measured; line style: which summary of the epochs.")
     return style.save(fig, out, "kd_fig2", pdf=pdf)
 
 
@@ -236,17 +258,17 @@ def fig2(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
                          "validation labels) for Fig. 4 (MNIST linear model): validation loss vs lambda")
 def fig4(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
     d = fig2_data(quick=quick, seed=seed)
-    fig, axes = style.subplots(1, 1, height=2.5)
-    ax = axes[0, 0]
+    fig, (ax,), lax = _panels_with_legend_row(1, height=3.4, legend_rows=2)
     for (name, p), c in zip(d["panels"].items(), ("C0", "C3")):
         mn, last = p["val"]
         ax.plot(d["lams"], last, color=c, marker="o", ms=2.5, label=f"{name}: last {d['last']} epochs")
         ax.plot(d["lams"], mn, color=c, ls="--", lw=0.9, label=f"{name}: min over epochs")
     ax.set_xlabel(r"distillation weight $\lambda$ ($\lambda=0$: SGD)")
     ax.set_ylabel("validation cross-entropy")
-    ax.legend(fontsize=6)
-    ax.set_title(f"Analogue of Fig. 4 (digits, {d['epochs']} epochs, {d['n_seeds']} seed(s))")
-    fig.tight_layout()
+    lax.legend(*ax.get_legend_handles_labels(), loc="center", ncol=2, fontsize=6, frameon=False)
+    style.title(fig, "Analogue of Fig. 4 (digits 4x4, 10% training-label noise, softmax regression) for Fig. 4 "
+                     "(MNIST linear model): validation loss vs lambda")
+    style.caption(fig, f"Clean validation labels; lr {LR}, batch {BATCH}, {d['epochs']} epochs, {d['n_seeds']} seed(s).")
     return style.save(fig, out, "kd_fig4", pdf=pdf)
 
 
@@ -283,7 +305,8 @@ def fig3_data(*, quick: bool, seed: int = 0) -> dict:
                          "(CIFAR-10 ResNet50 features, linear model): SGD vs KD (7) vs unbiased KD (16)")
 def fig3(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
     d = fig3_data(quick=quick, seed=seed)
-    fig, axes = style.subplots(1, 2, height=2.5)
+    fig, panels, lax = _panels_with_legend_row(2, height=3.1, legend_rows=2)
+    axes = np.array([panels])
     for (name, r), c in zip(d["runs"].items(), ("k", "C0", "C3", "C1")):
         ep = np.arange(1, r["running"].size + 1)
         axes[0, 0].plot(ep, r["running"] - d["fstar"], color=c, label=name)
@@ -292,15 +315,18 @@ def fig3(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
     sgd = d["runs"]["SGD"]["running"] - d["fstar"]
     axes[0, 0].set_ylim(-0.1 * sgd[2:].max(), 1.6 * sgd[2:].max())  # epoch 1 is off scale
     axes[0, 0].axhline(0.0, color="grey", lw=0.6)
-    axes[0, 0].set_ylabel(r"train loss $-\ f^*$ (solid: running; dotted: full batch)", fontsize=6.5)
+    axes[0, 0].set_ylabel(r"train loss $-\ f^*$")
     axes[0, 1].set_yscale("log")
     axes[0, 1].set_ylabel(r"direction variance $\frac{1}{n}\sum_i\|g_i-\bar g\|^2$", fontsize=7)
     for ax in axes[0]:
         ax.set_xlabel("epoch")
-    axes[0, 1].legend(fontsize=6)
-    fig.suptitle(f"Analogue of Fig. 3 ({DATA_TAG}; SGD teacher, $f(\\theta)-f^*$ = {d['teacher_gap']:.2g}; "
-                 f"mean of {d['n_seeds']} seeds)", fontsize=7)
-    fig.tight_layout()
+    handles, names = axes[0, 1].get_legend_handles_labels()
+    lax.legend(handles, names, loc="center", ncol=2, fontsize=6.5, frameon=False)
+    style.title(fig, f"Analogue of Fig. 3 ({DATA_TAG}) for Fig. 3 (CIFAR-10 ResNet50 features, linear model): "
+                     "SGD vs KD (7) vs unbiased KD (16)")
+    style.caption(fig, f"SGD teacher, f(\u03b8) - f* = {d['teacher_gap']:.2g}; lr {LR}, batch {BATCH}; mean of "
+                       f"{d['n_seeds']} seeds. Left: solid = running minibatch loss, dotted = full-batch loss "
+                       "(epoch 1 is off scale).")
     return style.save(fig, out, "kd_fig3", pdf=pdf)
 
 
@@ -346,9 +372,10 @@ def fig5(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
     axes[0, 0].set_ylabel(rf"train loss $-\ f^*$ (running, last {d['last']} epochs)", fontsize=7)
     axes[0, 0].set_title("(a) teacher: SGD with the same step size")
     axes[0, 1].set_title(f"(b) better teacher (L-BFGS, {FIG5_BETTER_LBFGS_ITERS} it.), gap {d['better_gap']:.2g}")
-    fig.suptitle(f"Analogue of Fig. 5 ({DATA_TAG}, {d['epochs']} epochs, {d['n_seeds']} seed(s)); "
-                 r"$\star$: best $\lambda$", fontsize=7)
-    fig.tight_layout()
+    style.title(fig, f"Analogue of Fig. 5 ({DATA_TAG}) for Fig. 5 (MNIST linear model): effect of the step size "
+                     "and of a better teacher")
+    style.caption(fig, f"{d['epochs']} epochs, {d['n_seeds']} seed(s), batch {BATCH}; stars: the best lambda of each "
+                       "curve; teacher gap = f(theta) - f*.")
     return style.save(fig, out, "kd_fig5", pdf=pdf)
 
 
@@ -375,7 +402,8 @@ def fig6_data(*, quick: bool, seed: int = 0) -> dict:
                          "mask) for Fig. 6 (MNIST linear model): compressed students, train loss vs lambda")
 def fig6(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
     d = fig6_data(quick=quick, seed=seed)
-    fig, axes = style.subplots(1, 2, height=2.5)
+    fig, panels, lax = _panels_with_legend_row(2, height=3.1, legend_rows=2)
+    axes = np.array([panels])
     colors = dict(zip(FIG6_DENSITIES, ("k", "C0", "C1", "C3")))
     for rho, last in d["curves"].items():
         lab = f"sparsity {1 - rho:.0%}"
@@ -385,12 +413,14 @@ def fig6(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
     axes[0, 1].set_ylabel(r"relative to SGD ($\lambda=0$)")
     for ax in axes[0]:
         ax.set_xlabel(r"distillation weight $\lambda$")
-    axes[0, 0].axhline(d["fstar"], color="grey", ls=":", lw=0.8, label=r"$f^*$ (dense)")
+    axes[0, 0].axhline(d["fstar"], color="grey", ls=":", lw=0.8, label=r"$f^*$ of the dense model (left panel)")
     h, lab = axes[0, 0].get_legend_handles_labels()
-    axes[0, 1].legend(h, lab, fontsize=6, loc="lower left")
-    fig.suptitle(f"Analogue of Fig. 6 ({DATA_TAG}, mask fixed at initialisation, dense teacher, "
-                 f"{d['epochs']} epochs, {d['n_seeds']} seed(s))", fontsize=7)
-    fig.tight_layout()
+    lax.legend(h, lab, loc="center", ncol=3, fontsize=6.5, frameon=False)
+    style.title(fig, f"Analogue of Fig. 6 ({DATA_TAG}, random mask fixed at initialisation) for Fig. 6 (MNIST linear "
+                     "model): compressed students, train loss vs lambda")
+    style.caption(fig, f"Dense L-BFGS teacher ({FIG5_BETTER_LBFGS_ITERS} iterations); lr {LR}, batch {BATCH}, "
+                       f"{d['epochs']} epochs, {d['n_seeds']} seed(s). Right: the same curves divided by their value "
+                       "at lambda = 0 (SGD).")
     return style.save(fig, out, "kd_fig6", pdf=pdf)
 
 
@@ -448,8 +478,7 @@ def exact_plateau(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]
     import matplotlib.pyplot as plt
 
     d = exact_plateau_data(quick=quick, seed=seed)
-    fig, axes = style.subplots(1, 1, height=2.8)
-    ax = axes[0, 0]
+    fig, (ax,), lax = _panels_with_legend_row(1, height=4.4, legend_rows=5)
     colors = plt.cm.plasma(np.linspace(0.0, 0.85, len(d["teachers"])))
     for t, c in zip(d["teachers"], colors):
         ax.plot(d["lams"], t["excess"], color=c, label=rf"$f(\theta)-f^*={t['rel']:g}\,\gamma\sigma_*^2$")
@@ -459,9 +488,14 @@ def exact_plateau(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]
     ax.set_yscale("log")
     ax.set_xlabel(r"distillation weight $\lambda$")
     ax.set_ylabel(r"stationary $\mathrm{E}\,f(x)-f^*$ (exact)")
-    ax.legend(fontsize=5.5, loc="lower left")
-    ax.set_title(r"Not in the paper: least squares ($n$=20, $d$=4), $\gamma=1/(8\mathcal{L})$; "
-                 "\n" + r"dots: $\lambda_*$ of Eq. (14), squares: same with $c=L$ (Thm. 2 proof), "
-                 r"crosses: exact best $\lambda$", fontsize=6.5)
-    fig.tight_layout()
+    from matplotlib.lines import Line2D
+
+    handles, names = ax.get_legend_handles_labels()
+    handles += [Line2D([], [], ls="", marker="o", color="w", mec="k", ms=4, label=r"$\lambda_*$ of Eq. (14)"),
+                Line2D([], [], ls="", marker="s", color="w", mec="k", ms=3, label=r"same with $c = L$ (Thm. 2 proof)"),
+                Line2D([], [], ls="", marker="x", color="k", ms=3.5, label=r"exact best $\lambda$")]
+    lax.legend(handles=handles, loc="center", ncol=2, fontsize=6, frameon=False)
+    style.title(fig, "Not in the paper: exact stationary E f - f* of SGD with self-distillation (7) on least squares "
+                     "(n = 20, d = 4) vs lambda, for teachers of increasing quality", fontsize=7)
+    style.caption(fig, "Step 1/(8 cal_L) (Theorem 1's limit); exact moment engine, no sampling.")
     return style.save(fig, out, "kd_exact_plateau", pdf=pdf)
