@@ -41,6 +41,7 @@ The small teacher-student pipeline for the figure analogues lives in
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -890,18 +891,24 @@ def monte_carlo_errors(setting: Setting, L: float, replicates: int, *, p: float 
 
 
 def compositions(n: int, K: int) -> np.ndarray:
-    """All ``K``-part compositions of ``n`` (rows of non-negative integers summing to ``n``), lexicographic."""
+    """All ``K``-part compositions of ``n`` (rows of non-negative integers summing to ``n``), lexicographic
+    (decreasing first part). A fresh copy of a cached table."""
     func = "compositions"
     n = require_int(n, "n", low=0, high=10_000, func=func)
     K = require_int(K, "K", low=1, high=_MAX_K, func=func)
     require(math.comb(n + K - 1, K - 1) <= _MAX_STATES, "n", n,
             f"give at most {_MAX_STATES} compositions with K = {K}", func=func)
+    return _compositions(n, K).copy()
+
+
+@functools.lru_cache(maxsize=256)
+def _compositions(n: int, K: int) -> np.ndarray:
     if K == 1:
         return np.array([[n]], dtype=np.int64)
     rows = []
     for first in range(n, -1, -1):
-        rest = compositions(n - first, K - 1)
-        rows.append(np.column_stack([np.full(rest.shape[0], first), rest]))
+        rest = _compositions(n - first, K - 1)
+        rows.append(np.column_stack([np.full(rest.shape[0], first, dtype=np.int64), rest]))
     return np.vstack(rows)
 
 
@@ -1176,7 +1183,7 @@ def train_teacher(data: Dataset, *, hidden: int = 64, epochs: int = 60, lr: floa
     lrv = require_real(lr, "lr", func=func)
     require(0 < lrv <= 10, "lr", lr, "lie in (0, 10]", func=func)
     n = data.X_train.shape[0]
-    B = require_int(batch_size, "batch_size", low=1, high=n, func=func)
+    B = min(require_int(batch_size, "batch_size", low=1, high=_MAX_ROWS, func=func), n)
     llr = require_real(lambda_lr, "lambda_lr", func=func)
     lcr = require_real(lambda_cr, "lambda_cr", func=func)
     require(llr >= 0, "lambda_lr", lambda_lr, "be >= 0", func=func)
@@ -1271,7 +1278,7 @@ def distill_student(data: Dataset, teacher_probs: Any, *, hidden: int = 8, epoch
     E = require_int(epochs, "epochs", low=1, high=_MAX_EPOCHS, func=func)
     lrv = require_real(lr, "lr", func=func)
     require(0 < lrv <= 10, "lr", lr, "lie in (0, 10]", func=func)
-    B = require_int(batch_size, "batch_size", low=1, high=n, func=func)
+    B = min(require_int(batch_size, "batch_size", low=1, high=_MAX_ROWS, func=func), n)
     T = require_real(temperature, "temperature", func=func)
     require(0 < T <= 100, "temperature", temperature, "lie in (0, 100]", func=func)
     al = require_real(alpha, "alpha", func=func)

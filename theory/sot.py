@@ -510,9 +510,10 @@ def well_populated_inputs(cell_of: Any, kappa: Any, n_cells: Any = None) -> np.n
     M = len(np.unique(ci)) if n_cells is None else _count(n_cells, "n_cells", func)
     require(M >= len(np.unique(ci)), "n_cells", n_cells, f"be at least the number of occupied cells {len(np.unique(ci))}",
             func=func)
-    sizes = np.bincount(ci)[ci]
+    counts = np.bincount(ci)
     N = ci.size
-    return np.array([Fraction(int(s)) * k * M >= N for s in sizes], dtype=bool)
+    ok = {int(s): Fraction(int(s)) * k * M >= N for s in np.unique(counts)}   # exact, once per distinct size
+    return np.array([ok[int(s)] for s in counts], dtype=bool)[ci]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -109,12 +109,23 @@ def exact_equal_outcome(lhs: list, rhs: list, details: dict | None = None) -> Ou
     return Outcome(holds=not bad, measured=float(len(bad)), reference=0.0, relation="==", tolerance=0.0, details=d)
 
 
-def mp_score(p, q, kind: str):
-    """``scoring_loss(p, q, kind)`` in mpmath (for certifying near-equal comparisons)."""
+def _mp_vector(v, normalise: bool):
     import mpmath as mp
 
-    P = [mp.mpf(float(v)) for v in p]
-    Q = [mp.mpf(float(v)) for v in q]
+    out = [mp.mpf(t.numerator) / t.denominator if isinstance(t, Fraction) else mp.mpf(float(t)) for t in v]
+    if normalise:
+        tot = sum(out)
+        out = [t / tot for t in out]
+    return out
+
+
+def mp_score(p, q, kind: str, *, normalise: bool = True):
+    """``scoring_loss(p, q, kind)`` in mpmath (for certifying near-equal comparisons); both arguments are
+    renormalised to sum to 1 exactly (a float distribution may miss 1 by an ulp), Fractions kept exact."""
+    import mpmath as mp
+
+    P = _mp_vector(p, normalise)
+    Q = _mp_vector(q, normalise)
     if kind == "nll":
         return -sum(qk * mp.log(pk) for pk, qk in zip(P, Q) if qk > 0)
     if kind == "brier":
@@ -132,3 +143,9 @@ def mp_risk(f, labels, K: int, kind: str):
     for y in labels:
         tot += mp_score(f, np.eye(K)[int(y)], kind)
     return tot / len(labels)
+
+
+def mean_label_fractions(labels, K: int) -> list:
+    """The mean one-hot label as exact fractions."""
+    counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=K)
+    return [Fraction(int(c), len(labels)) for c in counts]

@@ -322,7 +322,7 @@ def _thm38_shift_outcome(run: Run, *, bound_scale: float = 1.0) -> Outcome:
     from kdtheory.numerics.sot import augmented_ball_values, draw_labels
 
     rng = run.rng
-    R = run.size(80, 600)
+    R = run.size(50, 600)
     worst, parts = None, []
     for s, shifts, delta, kappa in _shift_instances(rng, run.size(3, 12)):
         mask = tsot.well_populated_inputs(s.cell_of, kappa, s.M)
@@ -412,7 +412,7 @@ def theorem3_8_corrected(run: Run) -> Outcome:
     ``x -> x + s`` (s uniform in [-2.5, 2.5], 1-3 shifts, the identity in 70% of instances) with
     L = 0 (one value per ball: the mean label of the views it holds; ``L_f^A``, ``L_p^A`` computed from
     the ERM and p* as defined in the theorem), 3-7 cells of 3-24 inputs, K = 2, 3, L* <= 0.2,
-    delta in {.01, .1, .5, .9}, kappa in {1, 2}: 3 instances x 80 data sets in quick mode
+    delta in {.01, .1, .5, .9}, kappa in {1, 2}: 3 instances x 50 data sets in quick mode
     (12 x 600 in full). The paper gives no proof for non-identity augmentations; this is a check on
     the family above, not a proof.
 
