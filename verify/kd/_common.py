@@ -20,7 +20,6 @@ Extended precision (certifiers, DESIGN.md "Near the boundary, certify")
 
 from __future__ import annotations
 
-import math
 from types import SimpleNamespace
 from typing import Any
 
@@ -110,17 +109,6 @@ def _to_matrix(X: np.ndarray):
     return mp.matrix([[X[i, j] for j in range(X.shape[1])] for i in range(X.shape[0])])
 
 
-def _from_matrix(M, shape) -> np.ndarray:
-    out = np.empty(shape, dtype=object)
-    for i in range(shape[0]):
-        for j in range(shape[1] if len(shape) > 1 else 1):
-            if len(shape) > 1:
-                out[i, j] = M[i, j]
-            else:
-                out[i] = M[i]
-    return out
-
-
 def mp_solve(Mtx: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     """Solve Mtx x = rhs (object arrays of mpf) with mpmath's LU."""
     mp = _mp()
@@ -171,11 +159,6 @@ def mp_lambda_star(m: SimpleNamespace, c: Any, gamma: Any):
     return m.cross / (m.sigma_theta_sq + m.grad_sq / (c * gamma))
 
 
-def mp_neighbourhood(lam: Any, m: SimpleNamespace, c: Any, gamma: Any):
-    """N(lambda) of Lemma 1 at DPS digits."""
-    return lam * lam * m.grad_sq + c * gamma * (m.sigma_star_sq - 2 * lam * m.cross + lam * lam * m.sigma_theta_sq)
-
-
 def mp_reduction_stable(m: SimpleNamespace, c: Any, gamma: Any):
     """:func:`kdtheory.theory.kd.reduction_factor_stable` at DPS digits."""
     q = m.grad_sq / (c * gamma)
@@ -218,50 +201,6 @@ def stationary(A: np.ndarray, b: np.ndarray, theta: np.ndarray, lam: float, gamm
 
     st = stationary_moments(affine_chain(A, b, theta, lam, gamma, scheme=scheme), method="structured")
     return float(st["dist_sq"]), float(st["gap"])
-
-
-def mp_second_moment_radius(A: np.ndarray, gamma: float, Q: np.ndarray) -> float:
-    """Spectral radius of S -> E[B_i D S D B_i^T] (numerics.kd.second_moment_operator) at DPS digits."""
-    mp = _mp()
-    with workdps():
-        n, d = A.shape
-        Am = mpa(A)
-        g = mp.mpf(gamma)
-        Ai = np.einsum("ij,ik->ijk", Am, Am)
-        B = -g * Ai
-        for i in range(d):
-            B[:, i, i] = B[:, i, i] + 1
-        K = np.einsum("ijk,ilm->jlkm", B, B).reshape(d * d, d * d) / n * mpa(Q).reshape(1, -1)
-        ev = mp.eig(_to_matrix(K), left=False, right=False)
-        return max(abs(e) for e in ev)
-
-
-def compressor_outcomes_exact(kind: str, d: int, param: Any) -> tuple[list, np.ndarray]:
-    """Exact outcome probabilities (mpf, summing to 1) and multipliers of rand-k / Bernoulli at DPS digits."""
-    import itertools
-
-    mp = _mp()
-    if kind == "rand_k":
-        k = int(param)
-        subsets = list(itertools.combinations(range(d), k))
-        mult = np.empty((len(subsets), d), dtype=object)
-        for r, s in enumerate(subsets):
-            for j in range(d):
-                mult[r, j] = mp.mpf(d) / k if j in s else mp.mpf(0)
-        return [mp.mpf(1) / len(subsets)] * len(subsets), mult
-    p = mp.mpf(float(param))
-    masks = list(itertools.product([0, 1], repeat=d))
-    probs = [mp.fprod(p if bit else 1 - p for bit in mk) for mk in masks]
-    mult = np.empty((len(masks), d), dtype=object)
-    for r, mk in enumerate(masks):
-        for j in range(d):
-            mult[r, j] = (1 / p) if mk[j] else mp.mpf(0)
-    return probs, mult
-
-
-def maybe_inf(x: float) -> Any:
-    """JSON-safe number: 'inf' for an infinite value."""
-    return x if math.isfinite(x) else "inf"
 
 
 def pl_teacher_moments(theta: float, noise: float) -> tk.TeacherMoments:

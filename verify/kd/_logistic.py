@@ -64,7 +64,7 @@ def logistic_instance(rng: np.random.Generator, *, n: int | None = None, d: int 
     n = int(rng.integers(8, 16)) if n is None else n
     d = int(rng.integers(2, 4)) if d is None else d
     A = rng.normal(size=(n, d))
-    y = np.sign(A @ rng.normal(size=d) + 1e-12)
+    y = np.where(A @ rng.normal(size=d) >= 0, 1.0, -1.0)
     y[rng.random(n) < 0.15] *= -1
     ridge = float(rng.choice([0.5, 0.2])) if ridge is None else ridge
     return A, y, ridge

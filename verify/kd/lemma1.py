@@ -11,8 +11,8 @@ from kdtheory.verify._core import Outcome, Run, claim
 from kdtheory.verify.evidence import (IDENTITY, bound_outcome, cancellation, certificate, combine, identity_outcome,
                                       maximize)
 
-from ._common import (ls_instance, mp_lambda_star, mp_ls_constants, mp_neighbourhood, mp_reduction_bound,
-                      mp_reduction_stable, mp_teacher_moments, mpa, workdps)
+from ._common import (ls_instance, mp_lambda_star, mp_ls_constants, mp_reduction_bound, mp_reduction_stable,
+                      mp_teacher_moments, mpa, workdps)
 
 
 def _teacher_batch(rng, count, *, scale_choices=(0.1, 1.0, 10.0)):
@@ -165,7 +165,8 @@ def lemma1(run: Run) -> Outcome:
     reduction_factor_stable <= reduction_bound, worst ratio <= 1 with ratios in (1, 1 + 1e-6] recomputed from
     (A, b, theta) at 50 digits; SymPy: the last inequality's gap is u^2(1+v)^2/(1+uv) >= 0.
 
-    Negative control: lambda_* taken from Eq. (14) (c = 1) while N uses the proof's c: identity (15) fails.
+    Negative control: lambda_* taken from Eq. (14) (c = 1) while N uses the proof's c: the first-order condition
+    and identity (15) fail.
     """
     import sympy as sp
 
@@ -302,7 +303,7 @@ def lambda_star_range(run: Run) -> Outcome:
     Check: every lambda_* found must lie in its interval, |lambda_* - mid| <= half-width (worst ratio <= 1;
     ratios in (1, 1 + 1e-6] recomputed at 50 digits). For [0, 1]: near x*, moving theta along a direction with
     E<grad f_xi(x*), A_xi v> > 0 gives lambda_* > 1, and anti-correlated teachers give lambda_* < 0 (erratum).
-    Headline: the largest lambda_* found, recomputed from (A, b, theta) at 50 digits. lambda_*(x*) = 1 and the
+    Headline: the worst lambda_* found (outside the interval), recomputed from (A, b, theta) at 50 digits. lambda_*(x*) = 1 and the
     decay for far teachers are reported.
 
     Negative control: the interval shrunk to [0, 0.5]: fails too.
@@ -323,7 +324,7 @@ def lambda_star_range(run: Run) -> Outcome:
     lams = np.array([r[5] for r in rows])
     out.details.update({"max_lambda_star": float(lams.max()), "min_lambda_star": float(lams.min())})
     if not out.holds:
-        i = int(np.argmax(lams))
+        i = out.details["worst_index"]
         A, b, c, theta, m, lam, cc, gamma = rows[i]
         at_opt = tk.lambda_star(tk.teacher_moments(A, b, c.x_star, c), c=cc, gamma=gamma)
         far = tk.lambda_star(tk.teacher_moments(A, b, c.x_star + 1e4 * np.ones(A.shape[1]), c), c=cc, gamma=gamma)
@@ -336,7 +337,10 @@ def lambda_star_range(run: Run) -> Outcome:
             with workdps():
                 return mp_lambda_star(mp_teacher_moments(mp_ls_constants(A, b), theta), mpa(cc), mpa(gamma))
 
-        out.details["certificate"] = certificate(lam_mp, hi, "<=", what="lambda_*(theta) <= 1 at the searched teacher")
+        above = lam > hi
+        out.details["certificate"] = certificate(lam_mp, hi if above else 0, "<=" if above else ">=",
+                                                 what=f"lambda_*(theta) {'<= ' + str(hi) if above else '>= 0'} at the "
+                                                      "searched teacher")
     return out
 
 
