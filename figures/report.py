@@ -312,8 +312,15 @@ def verdict_label(v: Verdict) -> tuple[str, str]:
     return f"NOT OK: expected {'to hold' if v.expected == 'holds' else 'an erratum'}, observed {v.observed}", "notok"
 
 
+def _breakable(text: str):
+    """``text`` escaped for HTML, with line-break opportunities after dots and underscores."""
+    from markupsafe import Markup, escape
+
+    return Markup(str(escape(text)).replace("_", "_<wbr>").replace(".", ".<wbr>"))
+
+
 def _row(c: Claim, v: Verdict | None, error: str) -> dict:
-    row = {"id": c.id, "ref": c.ref, "statement": c.statement, "kind": c.kind, "expected": c.expected,
+    row = {"id": c.id, "id_breakable": _breakable(c.id), "ref": c.ref, "statement": c.statement, "kind": c.kind, "expected": c.expected,
            "erratum": c.expected == "erratum", "tightness": "", "key": "", "seconds": ""}
     if v is None:
         row.update(label=f"ERROR: {error}", css="notok", ok=False)
