@@ -29,6 +29,7 @@ recursion of :func:`kernel_self_distillation`.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -127,6 +128,14 @@ def clusterable_data(n: int, K: int, d: int, eps: float, rho: float, *, seed: in
     return ClusterableData(X, C[assignment].copy(), C, assignment, y_clean, y_noisy, e, r)
 
 
+@functools.lru_cache(maxsize=1)
+def _digits() -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import load_digits
+
+    dg = load_digits()
+    return dg.data.copy(), dg.target.copy()
+
+
 def digits_binary(*, n_train: int = 300, n_test: int = 300, noise: float = 0.0, seed: int = 0) -> dict:
     r"""scikit-learn's 8x8 digits as a binary task with symmetric label noise (no download).
 
@@ -140,17 +149,15 @@ def digits_binary(*, n_train: int = 300, n_test: int = 300, noise: float = 0.0, 
     nte = require_int(n_test, "n_test", low=1, high=597, func=func)
     p = require_in(noise, "noise", 0.0, 1.0, func=func)
     s = require_int(seed, "seed", low=0, func=func)
-    from sklearn.datasets import load_digits
-
-    dg = load_digits()
+    data, target = _digits()
     rng = np.random.default_rng(s)
-    perm = rng.permutation(dg.target.size)
+    perm = rng.permutation(target.size)
     tr, te = perm[:ntr], perm[ntr:ntr + nte]
-    X = dg.data.astype(float)
+    X = data.astype(float)
     mean = X[tr].mean(axis=0)
     X = X - mean
     X /= np.maximum(np.linalg.norm(X, axis=1), 1e-12)[:, None]
-    y = np.where(dg.target >= 5, 1.0, -1.0)
+    y = np.where(target >= 5, 1.0, -1.0)
     flipped = rng.random(ntr) < p
     ytr = y[tr].copy()
     ytr[flipped] *= -1
@@ -446,10 +453,11 @@ def _train_kernel(code, X, y, W, v, eta, a_t, hscale, steps, gram_mask, snap_mas
             gi += 1
         for r in range(k):
             for c in range(d):
-                s = 0.0
-                for i in range(n):
-                    s += res[i] * v[r] * D[r, i] * X[i, c]
-                g[r, c] = s
+                g[r, c] = 0.0
+            for i in range(n):
+                q = res[i] * v[r] * D[r, i]
+                for c in range(d):
+                    g[r, c] += q * X[i, c]
         for r in range(k):
             s = 0.0
             for c in range(d):

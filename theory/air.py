@@ -33,6 +33,7 @@ SymPy is imported inside the ``derive_*`` functions only.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Callable
 
@@ -1064,7 +1065,8 @@ def accuracy_schedule_corrected(accuracy, lam: float):
 # ---------------------------------------------------------------------------------------------
 
 
-def derive_lemma6() -> dict:
+@functools.lru_cache(maxsize=1)
+def _derive_lemma6_cached() -> dict:
     r"""SymPy: the algebra of Lemma 6 and of the schedule conditions of Theorem 1 [air, Lemma 6, Eqs. (8)-(18)].
 
     Returns expressions (in the symbols ``eta, alpha, beta, L_h, rho, n, K, c_low, lam, Gamma``):
@@ -1092,7 +1094,8 @@ def derive_lemma6() -> dict:
             "symbols": (eta, alpha, beta, Lh, rho, n, K, c, lam, G)}
 
 
-def derive_lemma8() -> dict:
+@functools.lru_cache(maxsize=1)
+def _derive_lemma8_cached() -> dict:
     r"""SymPy: the induction of Lemma 8 and what its hypotheses give [air, Lemma 8].
 
     ``d_step``: printed ``d``-bound at ``t+1`` minus (``d``-bound at ``t`` plus the increment the
@@ -1129,7 +1132,8 @@ def derive_lemma8() -> dict:
             "symbols": (eta, beta, Lh, Th, M, G, eps, n, T2, t, rho, k, p0, A, g)}
 
 
-def derive_final_proof() -> dict:
+@functools.lru_cache(maxsize=1)
+def _derive_final_proof_cached() -> dict:
     r"""SymPy: the constants of the final proof of Theorem 1 [air, Thm. 1 proof, Eqs. (19)-(25)].
 
     ``lemma8_width``: Lemma 8's ``k`` condition at ``eta = 1/(2 Gamma^2 n)``, ``beta = Gamma sqrt(n)``,
@@ -1148,12 +1152,51 @@ def derive_final_proof() -> dict:
     Lh = 4 / (1 - 2 * rho)
     width = 4 * eta ** 2 * G ** 2 * Th ** 2 * n * (2 * beta ** 2 * (2 + Lh) ** 2 * T2 + 1) ** 2 * T2 ** 2
     printed = 2 * Th ** 2 * (2 * G ** 2 * n * (2 + Lh) ** 2 * T2 + 1) ** 2 * T2 ** 2
-    w_u = sp.simplify(width.subs(rho, (1 - u) / 2))        # u = 1 - 2 rho
-    limits = {q: sp.limit(w_u * u ** q, u, 0, "+") for q in (2, 4)}
+    w_u = sp.cancel(sp.together(width.subs(rho, (1 - u) / 2)))        # u = 1 - 2 rho: a rational function of u
+    num, den = sp.fraction(w_u)
+    pn, pd = sp.Poly(num, u), sp.Poly(den, u)
+    low = lambda P: min(m[0] for m in P.monoms())
+    order = low(pd) - low(pn)                                          # pole order of the width at u = 0
+    lead = sp.cancel(pn.coeff_monomial(u ** low(pn)) / pd.coeff_monomial(u ** low(pd)))
+    limits = {q: (sp.oo if q < order else (lead if q == order else sp.Integer(0))) for q in (2, 4)}
     alpha2 = c * n * lam / (8 * K)
-    eps_cond = sp.simplify((1 - 2 * rho) / (4 * M * eta * beta * (2 + Lh) * G * sp.sqrt(n) * T2 * (1 + Th)))
+    eps_cond = sp.cancel((1 - 2 * rho) / (4 * M * eta * beta * (2 + Lh) * G * sp.sqrt(n) * T2 * (1 + Th)))
     eps_max = eps_cond
-    d_T2 = sp.simplify(2 * eta * M * G * Th * eps_max * sp.sqrt(n) * (2 * beta ** 2 * (2 + Lh) ** 2 * T2 + 1) * T2)
-    return {"lemma8_width": sp.simplify(width), "printed_simplification": printed, "rho_exponent": limits,
-            "T1_constant": sp.simplify(5 / (eta * alpha2)), "eps_condition": eps_cond, "d_T2": d_T2,
+    d_T2 = sp.cancel(2 * eta * M * G * Th * eps_max * sp.sqrt(n) * (2 * beta ** 2 * (2 + Lh) ** 2 * T2 + 1) * T2)
+    return {"lemma8_width": sp.cancel(width), "printed_simplification": printed, "rho_exponent": limits,
+            "T1_constant": sp.cancel(5 / (eta * alpha2)), "eps_condition": eps_cond, "d_T2": d_T2,
             "symbols": (G, n, T2, rho, Th, K, c, lam, M, u)}
+
+
+def derive_lemma6() -> dict:
+    r"""SymPy: the algebra of Lemma 6 and of the schedule conditions of Theorem 1 [air, Lemma 6, Eqs. (8)-(18)].
+
+    Returns expressions (in the symbols ``eta, alpha, beta, L_h, rho, n, K, c_low, lam, Gamma``):
+    ``a_min`` (from ``(1 - a) eta L_h beta^2 <= eta alpha^2/4``), ``a_min_theorem`` (the same at the
+    theorem's constants), ``decay_max_theorem`` (``eta alpha^2 (1-2rho)/32`` at ``eta = 1/(2 beta^2)``),
+    ``a_T1_min`` (solving ``a (1 - 2rho) - (1 - a) = 3(1 - 2rho)/4``), ``step18_slack`` (RHS of
+    (18) minus (17), which must be ``>= 0``), ``sum_bound`` (``sum_t ||r_t||`` from the summed
+    recursion) and ``T1_factor`` (``5/(eta alpha^2)`` at the theorem's constants).  Cached; a fresh dict per call.
+    """
+    return dict(_derive_lemma6_cached())
+
+
+def derive_lemma8() -> dict:
+    r"""SymPy: the induction of Lemma 8 and what its hypotheses give [air, Lemma 8] (cached; see ``_derive_lemma8_cached``).
+
+    ``d_step`` (>= 0 for ``eta <= 1``), ``k_from_L`` (equals the printed k condition), ``p_T2_at_eps_max``
+    (``(1 - 2 rho) Theta/(1 + Theta)``, above the ``(1 - 2 rho)/4`` the proof uses when ``Theta > 1/3``),
+    ``eps_needed``, ``eps_ratio_printed_over_needed`` (``4 Theta/(1 + Theta)``) and ``growth_corrected``
+    (the corrected closed form dominates its recursion: non-negative).
+    """
+    return dict(_derive_lemma8_cached())
+
+
+def derive_final_proof() -> dict:
+    r"""SymPy: the constants of the final proof of Theorem 1 [air, Thm. 1 proof, Eqs. (19)-(25)] (cached).
+
+    ``lemma8_width``, ``printed_simplification``, ``rho_exponent`` (limits of ``lemma8_width (1-2rho)^q`` for
+    ``q = 2, 4``: ``oo`` and finite, the power is 4), ``T1_constant`` (``80 Gamma^2 K/(c_low lambda(C))``),
+    ``eps_condition`` and ``d_T2`` (Eq. 24).
+    """
+    return dict(_derive_final_proof_cached())

@@ -151,7 +151,11 @@ def theorem_outcome(inst: dict) -> dict:
     e = fT2 - data.y_clean
     cert = post_t2_certificate(e, inst["y"] - data.y_clean, float(inst["a"][inst["T2"]]), run["eigenvectors"],
                                inst["rho"])
-    pd = inst["lam_X"] > 0
+    # Sigma(X) is positive definite when no two inputs are parallel (analytic, non-polynomial phi'; Du et al. 2019,
+    # Jacot et al. 2018); its smallest eigenvalue can sit below the rounding of eigvalsh for tight clusters
+    U = data.X / np.linalg.norm(data.X, axis=1)[:, None]
+    cos = np.abs(U @ U.T)[~np.eye(data.n, dtype=bool)]
+    pd = bool(np.all(cos < 1.0))
     return {"converges": bool(cert["ok"] and pd), "B": cert["B"], "limit": cert["limit"], "lam_X": inst["lam_X"],
             "dist_T2": float(np.linalg.norm(e)), "signs_ok_T2": bool(np.all(np.sign(fT2) == data.y_clean))}
 

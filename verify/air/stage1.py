@@ -1,6 +1,6 @@
-"""[air] The first stage of the proof of Theorem 1: Lemma 6 (fitting the cluster centers) and T1.
+"""[air] The first stage of the proof of Theorem 1: Lemma 6 (fitting the cluster centers), Lemma 7 and T1.
 
-Claims: ``air.lemma6``, ``air.t1_bound`` (+ corrected).
+Claims: ``air.lemma6``, ``air.lemma7``, ``air.t1_bound`` (+ corrected).
 """
 
 from __future__ import annotations
@@ -104,6 +104,7 @@ def _lemma6_network(rng, act: str) -> dict:
                         gram_steps=np.arange(0, steps, 25))
     f, lab = res["outputs"], res["labels"]
     rbar = np.linalg.norm((f[:-1] - lab) @ U, axis=1)
+    r0 = float(rbar[0])                                   # the same rounding as every later ||r_t||
     incr = np.diff(res["path"])
     sig = [float(np.sqrt(max(np.linalg.eigvalsh(U.T @ H @ U)[0], 0))) for H in res["H"]]
     hyp = bool(min(sig) >= alpha and np.max(np.linalg.norm(f[:-1] - lab, axis=1)) <= Theta)
@@ -166,6 +167,144 @@ def lemma6(run: Run) -> Outcome:
     d = dict(out.details)
     d["runs"] = [(r["act"], r["n"], r["K"], round(r["rho"], 3), r["T1"], r["T"]) for r in ker]
     d["network"] = [(r["act"], r["k"], r["T1"], round(r["sigma_min_S_over_alpha"], 3), r["hypotheses_hold"]) for r in net]
+    return Outcome(out.holds, out.measured, out.reference, out.relation, out.tolerance, d, out.decided_by)
+
+
+# ---------------------------------------------------------------------------------------------
+# Lemma 7
+# ---------------------------------------------------------------------------------------------
+
+
+def _lemma7_ratios(J: np.ndarray, Jbar: np.ndarray, U: np.ndarray, alpha: float, beta: float, eta: float,
+                   contraction: float) -> dict:
+    """Ratios (<= 1 when Lemma 7 and Eq. (11) hold) on the subspace spanned by U."""
+    G = U.T @ (Jbar @ J.T) @ U
+    Gs = (G + G.T) / 2
+    JJ = U.T @ (J @ J.T) @ U
+    w, V = np.linalg.eigh(Gs)
+    out = {"upper": float(w[-1] / beta ** 2)}
+    if w[0] > 0:   # max_v (1/2 v^T JJ v) / (v^T G v): generalized eigenvalue
+        R = V / np.sqrt(w)[None, :]
+        out["half_JJ_below_G"] = float(np.linalg.eigvalsh(R.T @ (JJ / 2) @ R)[-1])
+    else:
+        out["half_JJ_below_G"] = math.inf
+    out["contraction"] = float(np.linalg.norm(np.eye(U.shape[1]) - eta * G, 2) / contraction)
+    return out
+
+
+def _adversarial_lemma7(rng, m: int, factor_fn):
+    """Matrices allowed by the hypotheses: J with singular values in [alpha, beta - alpha/2] and
+    ``||Jbar - J|| <= alpha/2`` (so ``||Jbar|| <= beta`` too, as Lemma 1 gives for every W).
+
+    Half are the extreme: J diagonal with ``sigma_min = alpha = 1`` exactly and ``Jbar - J = -e1 e1^T / 2``
+    (exact in binary, so the tie of Eq. (11) is decided exactly in 50 digits); the rest rotated and random.
+    """
+    alpha, beta = 1.0, float(rng.uniform(1.5, 4.0))
+    eta = float(rng.uniform(0.05, 1.0)) / (2 * beta ** 2)
+    p = m + int(rng.integers(0, 3))
+    s = np.sort(rng.uniform(alpha, beta - alpha / 2, m))
+    s[0] = alpha
+    if rng.random() < 0.5:
+        J = np.zeros((m, p))
+        J[np.arange(m), np.arange(m)] = s
+        E = np.zeros((m, p))
+        E[0, 0] = -alpha / 2
+    else:
+        Q1, _ = np.linalg.qr(rng.normal(size=(m, m)))
+        Q2, _ = np.linalg.qr(rng.normal(size=(p, m)))
+        J = (Q1 * s) @ Q2.T
+        E = rng.normal(size=J.shape)
+        E *= (alpha / 2) * float(rng.uniform(0, 0.999)) / np.linalg.norm(E, 2)
+    return _lemma7_ratios(J, J + E, np.eye(m), alpha, beta, eta, factor_fn(eta, alpha, beta)), (J, E, alpha, beta, eta)
+
+
+@claim("air.lemma7", ref="Lemma 7 ([26] Claim 2), Eq. (11)", kind="inequality",
+       statement="On S+: beta^2 P >= G_t >= J_t J_t^T/2 >= alpha^2 P/2 as quadratic forms; hence ||(I - eta G_t) r|| <= (1 - eta alpha^2/2)||r||")
+def lemma7(run: Run) -> Outcome:
+    """Claim: [air, Lemma 7 and Eq. (11)] with ``G_t = J(W_{t+1}, W_t, X~) J(W_t, X~)^T``, ``alpha <= ||J_t^T v|| <= beta``
+    on S+ and ``eta <= min(1/(2 beta^2), alpha/(L beta ||r_t||))``: ``beta^2 P_S+ >= G_t >= J_t J_t^T / 2 >=
+    alpha^2 P_S+ / 2`` as quadratic forms on S+ (``G_t`` is not symmetric), and the per-step factor used in Eq. (11),
+    ``||(I - eta G_t) r|| <= (1 - eta alpha^2/2) ||r||`` for ``r`` in S+ (:func:`lemma7_contraction`).
+
+    Setting: (i) finite-width GD runs on cluster centers (tanh, softplus; K = 2..4, n = 6..16, widths 64..512, the
+    step of Lemma 6), every recorded step at which the hypotheses hold (``alpha`` of :func:`lemma6_constants`,
+    ``sigma_min(J_t, S+) >= alpha`` and the step condition checked per step); (ii) 60 (300) matrix instances allowed by the hypotheses (``J`` with singular values in
+    ``[alpha, beta]``, ``||J(W_{t+1}, W_t) - J_t|| <= alpha/2``, which is what ``eta <= alpha/(L beta ||r||)`` gives, and
+    ``||J(W_{t+1}, W_t)|| <= beta``, which Lemma 1 gives), half of them at the extreme perturbation ``-alpha/2`` along
+    the smallest singular pair, where Eq. (11) is attained.
+
+    Check: worst ratios ``v^T G v / beta^2``, ``(v^T J J^T v / 2) / v^T G v`` and ``||(I - eta G)|S+|| / (1 - eta alpha^2
+    / 2)``, each ``<= 1`` (the last link ``J J^T / 2 >= alpha^2 P / 2`` is the hypothesis itself: steps where it fails
+    are skipped); ratios within 1e-6 above 1 re-evaluated in 50 digits.
+
+    Negative control: Eq. (11) with ``1 - eta alpha^2`` in place of ``1 - eta alpha^2/2``: the extreme instances fail.
+    """
+    from kdtheory.numerics.air import clusterable_data, init_network, train_network
+
+    factor = (lambda e, a, b: 1 - e * a * a) if run.control else (lambda e, a, b: ta.lemma7_contraction(e, a, b))
+    rng = run.rng
+    rows, cert = [], {}
+    for i in range(run.size(4, 12)):
+        act = SMOOTH[i % 2]
+        K = int(rng.integers(2, 5))
+        c = clusterable_data(int(K * rng.integers(3, 5)), K, int(rng.integers(3, 6)), 0.0, 0.2, seed=seed_of(rng))
+        n = c.n
+        k = int(2 ** rng.integers(6, 10))
+        W0, v = init_network(k, c.X.shape[1], seed=seed_of(rng))
+        beta = GAMMA * math.sqrt(n)
+        eta = 1.0 / (2 * beta ** 2)
+        res = train_network(c.X_centers, c.y_noisy, W0, v, activation=act, eta=eta, steps=40, gram_steps=np.arange(0, 40, 5))
+        U = s_plus_basis(c.assignment)
+        L = GAMMA * math.sqrt(n) / math.sqrt(k)
+        lam_C = ta.ntk_lambda(c.centers, act, nodes=NODES)
+        alpha = ta.lemma6_constants(n, K, 1.0, lam_C, GAMMA, k, 1.0, 0.2)["alpha"]
+        for g, t in enumerate(res["gram_steps"]):
+            H, Hh = U.T @ res["H"][g] @ U, U.T @ res["H_hat"][g] @ U
+            r = res["outputs"][t] - c.y_noisy
+            if np.linalg.eigvalsh(H)[0] < alpha ** 2 or eta > alpha / (L * beta * np.linalg.norm(r)):
+                continue   # a hypothesis of Lemma 7 fails at this step: not an instance
+            # work with the Gram matrices directly: J J^T = H, Jbar J^T = H^ on S+ (U = I in these coordinates)
+            Gs = (Hh + Hh.T) / 2
+            w, V = np.linalg.eigh(Gs)
+            R = V / np.sqrt(np.maximum(w, 1e-300))[None, :]
+            rows.append({"upper": float(w[-1] / beta ** 2),
+                         "half_JJ_below_G": float(np.linalg.eigvalsh(R.T @ (H / 2) @ R)[-1]) if w[0] > 0 else math.inf,
+                         "contraction": float(np.linalg.norm(np.eye(K) - eta * Hh, 2) / factor(eta, alpha, beta))})
+    for j in range(run.size(60, 300)):
+        ratios, inst = _adversarial_lemma7(rng, int(rng.integers(1, 4)), factor)
+        rows.append(ratios)
+        cert[len(rows) - 1] = inst
+    names = ("upper", "half_JJ_below_G", "lower", "contraction")
+
+    def certifier(name):
+        idx = [i for i in range(len(rows))]
+
+        def certify(i):
+            import mpmath as mp
+            if idx[i] not in cert:
+                return rows[idx[i]][name], 1.0
+            J, E, alpha, beta, eta = cert[idx[i]]
+            with mp.workdps(ev.DPS):
+                Jm, Em = mp.matrix(J.tolist()), mp.matrix(E.tolist())
+                G = (Jm + Em) * Jm.T
+                m = J.shape[0]
+                if name == "contraction":
+                    M = mp.eye(m) - mp.mpf(eta) * G
+                    lhs = mp.sqrt(max(mp.eigsy(M.T * M)[0]))
+                    q = 1 if run.control else mp.mpf(1) / 2     # 1 - eta alpha^2 q, in 50 digits
+                    return lhs, 1 - mp.mpf(eta) * mp.mpf(alpha) ** 2 * q
+                if name == "half_JJ_below_G":
+                    Gs = (G + G.T) / 2
+                    A = Jm * Jm.T / 2 - Gs
+                    return max(mp.eigsy((A + A.T) / 2)[0]) + 1, 1
+                return rows[idx[i]][name], 1.0
+        return certify
+
+    parts = {nm: ev.bound_outcome([r[nm] for r in rows], np.ones(len(rows)), certify=certifier(nm)) for nm in
+             ("contraction", "half_JJ_below_G", "upper")}
+    out = ev.combine(parts, "contraction")
+    d = dict(out.details)
+    d["network_steps_checked"] = n_net = sum(1 for r in rows[: len(rows) - len(cert)])
     return Outcome(out.holds, out.measured, out.reference, out.relation, out.tolerance, d, out.decided_by)
 
 
