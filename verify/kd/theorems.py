@@ -365,10 +365,11 @@ def theorem2(run: Run) -> Outcome:
 
     Setting: (a) least squares, exact engine: centred random instances, teachers near/far, lambda in {0, lambda_*,
     uniform(-0.5, 1.5)}, gamma = mu/(4 cal_L L), t on a geometric grid; (b) the neighbourhood term alone: the
-    stationary E f - f* on d = 1 instances, random instances and condition numbers 1e2, 1e4, 1e6, gamma in {mu/(4 cal_L L), mu/(32 cal_L L)}, teachers along the weakest Hessian
-    direction and at random (distance 0.01, 1, 10), lambda in {0, 1, lambda_*} (and uniform in full mode) and
-    searched;
-    (c) ridge logistic regression (PL and (10) with mu = ridge, cal_L = ridge + max ||a_i||^2/4), Monte Carlo;
+    stationary E f - f* on d = 1 instances, random instances and condition numbers 1e2, 1e4, 1e6, gamma in
+    {mu/(4 cal_L L), mu/(32 cal_L L)}, teachers along the weakest Hessian direction (distance 0.01, 1, 10) and at
+    random (distance 1), lambda in {0, 1, lambda_*} (and uniform in full mode) and searched in [-2, 3];
+    (c) ridge logistic regression (PL and (10) with mu = ridge, cal_L = ridge + max ||a_i||^2/4; ridge 0.5 and
+    0.25), Monte Carlo chains from x* and from distance 2, lambda in {0, lambda_*};
     (d) the nonconvex PL function f(x) = x^2 + 3 sin^2 x with grad f_xi(x) = f'(x) + xi, xi = +-2 (Rademacher),
     mu = inf f'^2/(2f) ~ 0.1755 (golden-section refined), L = 8, cal_L = sup f'^2/(2f) = 8; x^0 in {0, 2.5},
     teachers {0.3, theta_PL} (theta_PL where PL is tight), lambda in {0, lambda_*}; and lambda = 1 at theta_PL.
@@ -496,11 +497,13 @@ def theorem3(run: Run) -> Outcome:
     [kd, Thm. 3, Eq. (17)].
 
     Setting: (a) centred random least squares, teachers at distance 0.01..2, x^0 = x* or far, gamma at the limit
-    mu/(3 L cal_L) and at 1/4 of it, exact E f(x^t) - f* on a geometric grid of t; (b) the neighbourhood term
-    alone: stationary levels on d = 1 instances (one heavy row: cal_L >> L, where the term is tightest), random
-    instances and condition numbers 1e2, 1e4, 1e6, teachers along
-    the weakest direction and at random; (c) ridge logistic regression, Monte Carlo; (d) the PL example (additive
-    noise cancels at lambda = 1: gradient descent).
+    mu/(3 L cal_L) and at 1/4 of it, exact E f(x^t) - f* on a geometric grid of t (spectral form of the engine);
+    (b) the neighbourhood term alone: stationary levels on d = 1 instances (one heavy row: cal_L >> L, where the
+    term is tightest), random instances and condition numbers 1e2, 1e4, 1e6, teachers along the weakest Hessian
+    direction (distance 0.01, 1, 10) and at random (distance 1); (c) ridge logistic regression (ridge 0.5 and 0.25,
+    teacher at distance 0.5), Monte Carlo chains from x* and from distance 2, checkpoints up to 6/(gamma mu);
+    (d) the PL example (the additive noise cancels at lambda = 1: gradient descent), x^0 in {0, 2.5}, teachers
+    {0.3, 2}.
 
     Check (first failing sub-check decides): worst ratio exact/bound <= 1 at every t; the stationary level against
     the neighbourhood term (its worst ratio is the tightness); Monte Carlo lower z = 4 confidence bounds below the
