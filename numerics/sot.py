@@ -1161,7 +1161,8 @@ _SCHEDULES = ("linear", "cosine", "cyclic", "piecewise")
 def train_teacher(data: Dataset, *, hidden: int = 64, epochs: int = 60, lr: float = 0.1, batch_size: int = 32,
                   lambda_lr: float = 0.0, lambda_cr: float = 0.0, schedule: str = "linear",
                   augment: str = "none", augment_strength: float = 0.0, weight_decay: float = 5e-4,
-                  momentum: float = 0.9, checkpoint_every: int = 5, seed: int = 0) -> TeacherRun:
+                  momentum: float = 0.9, checkpoint_every: int = 5, lr_milestones: tuple = (),
+                  seed: int = 0) -> TeacherRun:
     r"""A two-layer ReLU teacher trained by SGD on NLL, with the SoTeacher penalties [sot, Sec. 4, App. C].
 
     Loss per minibatch: ``NLL + lambda_lr * l_LR + lambda_cr(t) * l_CR``, with ``l_LR`` the sum of the
@@ -1171,7 +1172,9 @@ def train_teacher(data: Dataset, *, hidden: int = 64, epochs: int = 60, lr: floa
     predictions (updated online at each visit, skipped at epoch 0, App. C); ``lambda_cr(t)`` follows
     ``schedule`` (App. D) with ``t`` the epoch and ``T = epochs``. ``augment``: ``"none"``,
     ``"jitter"`` (Gaussian noise of std ``augment_strength``) or ``"shift"`` (random 1-pixel image
-    shifts). Raises ``FloatingPointError`` naming the epoch if training diverges.
+    shifts). ``lr_milestones``: fractions of ``epochs`` at which the learning rate is divided by 10
+    (App. D.1 decays at 150, 180, 210 of 240 epochs: ``(0.625, 0.75, 0.875)``). Raises
+    ``FloatingPointError`` naming the epoch if training diverges.
     """
     from kdtheory.theory.sot import (cosine_schedule, cyclic_schedule, linear_schedule, lipschitz_regularizer,
                                      piecewise_schedule, running_average_update)
@@ -1199,6 +1202,11 @@ def train_teacher(data: Dataset, *, hidden: int = 64, epochs: int = 60, lr: floa
     mom = require_real(momentum, "momentum", func=func)
     require(0 <= mom < 1, "momentum", momentum, "lie in [0, 1)", func=func)
     ce = require_int(checkpoint_every, "checkpoint_every", low=1, high=E, func=func)
+    require_type(isinstance(lr_milestones, (tuple, list)), "lr_milestones", lr_milestones, "be a tuple of fractions",
+                 func=func)
+    require(len(lr_milestones) <= 10 and all(isinstance(m, (int, float)) and not isinstance(m, bool) and 0 < m < 1
+                                             for m in lr_milestones), "lr_milestones", lr_milestones,
+            "hold at most 10 fractions in (0, 1)", func=func)
     seed = require_int(seed, "seed", low=0, func=func)
     sched = {"linear": linear_schedule, "cosine": cosine_schedule, "cyclic": cyclic_schedule,
              "piecewise": piecewise_schedule}[schedule]
@@ -1211,6 +1219,7 @@ def train_teacher(data: Dataset, *, hidden: int = 64, epochs: int = 60, lr: floa
     ckpts, ck_ep = [], []
     losses, lips, cons, lams = (np.zeros(E) for _ in range(4))
     for e in range(E):
+        lr_e = lrv * 0.1 ** sum(1 for m in lr_milestones if e >= m * E)
         lam_e = float(sched(e, E, lcr)) if lcr > 0 else 0.0
         lams[e] = lam_e
         order = rng.permutation(n)
@@ -1236,7 +1245,7 @@ def train_teacher(data: Dataset, *, hidden: int = 64, epochs: int = 60, lr: floa
             for k in params:
                 gk = grads[k] + (wd * params[k] if k.startswith("W") else 0.0)
                 vel[k] = mom * vel[k] + gk
-                params[k] = params[k] - lrv * vel[k]
+                params[k] = params[k] - lr_e * vel[k]
         if not all(np.all(np.isfinite(v)) for v in params.values()):
             raise FloatingPointError(f"train_teacher: parameters diverged in epoch {e}")
         losses[e], cons[e] = tot, tot_cr

@@ -89,7 +89,7 @@ def lipschitz_reg(run: Run) -> Outcome:
 
     exact = evidence.identity_outcome(exact_l, exact_r, tier=evidence.EXACT)
     layer = evidence.bound_outcome(lay_v, lay_b, certify=certify)
-    net_v, net_b, amgm_v, amgm_b = [], [], [], []
+    net_v, net_b, amgm_v, amgm_b, net_inst = [], [], [], [], []
     for t in range(run.size(40, 400)):
         d, h, K = int(rng.integers(1, 9)), int(rng.integers(1, 17)), int(rng.integers(2, 7))
         W1, b1, W2, b2 = _mlp(rng, d, h, K)
@@ -105,15 +105,44 @@ def lipschitz_reg(run: Run) -> Outcome:
         ratios = num / den
         f = lambda v: float(np.abs(_mlp_out(W1, b1, W2, b2, v[:d], softmax) - _mlp_out(W1, b1, W2, b2, v[d:], softmax)).sum()
                             / max(np.abs(v[:d] - v[d:]).sum(), 1e-12))
+        pairs = list(zip(x, x2))
         if t < run.size(3, 40):
             starts = [np.concatenate([x[i], x2[i]]) for i in np.argsort(-ratios)[:run.size(2, 4)]]
-            _, best = maximize(f, starts, maxiter=300)
+            vbest, best = maximize(f, starts, maxiter=300)
             ratios = np.append(ratios, best)
+            pairs.append((vbest[:d], vbest[d:]))
         net_v.extend(ratios.tolist())
         net_b.extend([max(bound, 1e-300)] * ratios.size)
+        net_inst.extend([(W1, b1, W2, b2, a_, c_, softmax) for a_, c_ in pairs])
         amgm_v.append(tsot.network_lipschitz_bound_l1([W1, W2]))
         amgm_b.append(tsot.lipschitz_bound_from_regularizer(tsot.lipschitz_regularizer([W1, W2]), 2))
-    network = evidence.bound_outcome(net_v, net_b)
+    def certify_net(i):
+        import mpmath as mp
+
+        W1, b1, W2, b2, a_, c_, softmax = net_inst[i]
+
+        def out(v):
+            h = [max(mp.mpf(0), sum(mp.mpf(W1[j, k]) * mp.mpf(v[k]) for k in range(W1.shape[1])) + mp.mpf(b1[j]))
+                 for j in range(W1.shape[0])]
+            z = [sum(mp.mpf(W2[j, k]) * h[k] for k in range(W2.shape[1])) + mp.mpf(b2[j]) for j in range(W2.shape[0])]
+            if not softmax:
+                return z
+            m = max(z)
+            e = [mp.exp(t - m) for t in z]
+            return [t / sum(e) for t in e]
+
+        def ratio():
+            fa, fc = out(a_), out(c_)
+            return sum(abs(u - w) for u, w in zip(fa, fc)) / sum(abs(mp.mpf(u) - mp.mpf(w)) for u, w in zip(a_, c_))
+
+        def bound():
+            col = lambda W: max(sum(abs(mp.mpf(W[a, b])) for a in range(W.shape[0])) for b in range(W.shape[1]))
+            lw = (lambda W: col(W.T)) if run.control else col
+            return (mp.mpf(1) / 2 if softmax else 1) * lw(W1) * lw(W2)
+
+        return ratio, bound
+
+    network = evidence.bound_outcome(net_v, net_b, certify=certify_net)
     amgm = evidence.bound_outcome(amgm_v, amgm_b)
     sym = tsot.derive_softmax_lipschitz_l1(4)
     sym_ok = str(sym["max_of_2x(1-x)"]) == "1/2"
