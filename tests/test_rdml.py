@@ -15,7 +15,11 @@ from scipy.special import rel_entr
 
 from kdtheory.numerics.rdml import full_objective, simulate, synthetic_softmax_data
 from kdtheory.theory import rdml as T
-from kdtheory.verify import rdml as V
+from kdtheory.verify.rdml import _common as C
+from kdtheory.verify.rdml import _families as F
+from kdtheory.verify.rdml import noise as NZ
+from kdtheory.verify.rdml import smoothness as S
+from kdtheory.verify.rdml import supplement_a as SA
 
 # --- Section 2: the Rényi divergence ---
 
@@ -271,7 +275,7 @@ def test_hellinger_and_bhattacharyya():
 @pytest.mark.parametrize("n", [10, 100, 1000])
 def test_binomial_event_matches_exact_integer_arithmetic(n):
     # A_N = {|K - N/2| <= N^(2/3)}; P = Ber(1/2), Q = Ber(1/4): exact sums of C(N, k) 3^(N - k) / 4^N
-    ev = V._binomial_event(0.5, 0.25, n)
+    ev = SA._binomial_event(0.5, 0.25, n)
     ks = [k for k in range(n + 1) if abs(k - n / 2) <= n ** (2 / 3)]
     log_q = math.log(sum(math.comb(n, k) * 3 ** (n - k) for k in ks)) - n * math.log(4)
     out = sum(math.comb(n, k) for k in range(n + 1) if k not in set(ks))
@@ -281,13 +285,12 @@ def test_binomial_event_matches_exact_integer_arithmetic(n):
 
 
 def test_order_zero_additivity_counterexample_numbers():
-    cex = V._additivity_counterexample()
-    assert cex["per_factor_D0"] == 0.0 and all(v == 0.0 for v in cex["sum_{n<=N}_D0"].values())
+    cex = SA._additivity_headline()
+    assert cex["per_factor_D0"] == 0.0 and cex["certificate"]["holds"] is False
     bc = np.sqrt(0.5 * 0.25) + np.sqrt(0.5 * 0.75)
-    for n, v in cex["bhattacharyya_product_BC^N"].items():
+    for n, v in cex["bhattacharyya_product_BC_N"].items():
         assert v == pytest.approx(bc ** int(n), rel=1e-11)
-        assert cex["bhattacharyya_product_exp(-N D_half/2)"][n] == pytest.approx(v, rel=1e-11)
-    ev = cex["event_A_N=|K-N/2|<=N^(2/3)"]
+    ev = cex["event_A_N"]
     assert np.all(np.diff([e["-log_Q(A_N)"] for e in ev]) > 0) and ev[-1]["-log_Q(A_N)"] > 900
     assert np.all(np.diff([e["P(A_N^c)"] for e in ev]) < 0) and ev[-1]["P(A_N^c)"] < 1e-19
     assert cex["D0_infinite_product"] == "inf"
@@ -299,7 +302,7 @@ def test_iid_product_divergence_equals_that_of_the_binomial_counts():
     from scipy.stats import binom
 
     p, q, n = 0.5, 0.25, 10
-    P, Q = V._product([np.array([1 - p, p])] * n), V._product([np.array([1 - q, q])] * n)
+    P, Q = SA._product([np.array([1 - p, p])] * n), SA._product([np.array([1 - q, q])] * n)
     k = np.arange(n + 1)
     orders = np.array([0.0, 0.3, 1.0, 2.0, np.inf])
     joint = T.renyi_divergence(P, Q, orders)
@@ -314,11 +317,11 @@ def test_geometric_family_tail_bound():
     ps, rs = rng.dirichlet(np.ones(3), size=(2, 40))
     ps[::3, 0] = 0.0
     ps /= ps.sum(axis=1, keepdims=True)
-    qs = (1 - V.GEOM_EPS[:40, None]) * ps + V.GEOM_EPS[:40, None] * rs
+    qs = (1 - SA.GEOM_EPS[:40, None]) * ps + SA.GEOM_EPS[:40, None] * rs
     d_inf = T.renyi_divergence(ps, qs, np.inf)
     # up to rounding: once eps_n is below an ulp, the rounded Q_n differs from P_n by a few ulp
-    assert np.all(d_inf <= -np.log1p(-V.GEOM_EPS[:40]) + 4e-16)
-    assert V.GEOM_REST >= sum(-math.log1p(-0.5 * 8.0 ** -(m - 1)) for m in range(81, 200))
+    assert np.all(d_inf <= -np.log1p(-SA.GEOM_EPS[:40]) + 4e-16)
+    assert SA.GEOM_REST >= sum(-math.log1p(-0.5 * 8.0 ** -(m - 1)) for m in range(81, 200))
 
 
 # --------------------------------------------------------------------------- input checking
@@ -621,15 +624,17 @@ def test_softmax_regression_constants_against_brute_force():
 
 @pytest.mark.parametrize("i", range(7))
 def test_family_derivatives_and_constants(i):
+    import mpmath as mp
+
     rng = np.random.default_rng(11)
-    fam = V._families(rng, True)[i]
+    fam = F.families(rng, True)[i]
     t = fam.sample(400)
     p, jac, hess = fam.probs(t, 0)
-    ok = V._ok(p, fam.tau)
+    ok = F.in_domain(p, fam.tau)
     assert ok.mean() > 0.5
     # certified constants dominate sampled derivative norms inside the domain
     assert np.linalg.norm(jac, axis=-1)[ok].max() <= fam.L * (1 + 1e-9)
-    assert V._spec(hess)[ok].max() <= fam.H * (1 + 1e-9) + 1e-15
+    assert F.spec_norm(hess)[ok].max() <= fam.H * (1 + 1e-9) + 1e-15
     # derivatives against central differences at one interior point
     j = int(np.argmax(ok))
     e = 1e-6
@@ -641,21 +646,31 @@ def test_family_derivatives_and_constants(i):
         dj = (fam.probs(tp, 0)[1] - fam.probs(tm, 0)[1])[0] / (2 * e)
         assert np.allclose(dp, jac[j, :, k], atol=1e-7)
         assert np.allclose(dj, hess[j, :, :, k], atol=1e-6)
-    # the fast twins used by the search equal the checked theory functions
-    q = V._q_of(rng.normal(size=(5, fam.M)), fam.tau)
+    # the extended-precision model (used to certify) is the same model, and its constants agree
+    with mp.workdps(50):
+        pm = [float(x) for x in fam.probs_mp(F.mp_theta(t[j]), 0)]
+        cm = {k: float(v) for k, v in fam.constants_mp().items()}
+    np.testing.assert_allclose(pm, p[j], rtol=1e-14, atol=1e-16)
+    for k in ("L", "H", "tau", "V"):
+        assert cm[k] == pytest.approx(getattr(fam, k), rel=1e-13, abs=1e-300)
+    # the twins that steer the search equal the checked theory functions
+    q = F.q_of(rng.normal(size=(5, fam.M)), fam.tau)
     pp, jj, hh = p[ok][:5], jac[ok][:5], hess[ok][:5]
+    y = np.arange(5) % fam.M
     for a in (0.2, 1.0, 3.0):
-        assert _nrel(V._grad_fast(q, pp, jj, a), T.renyi_grad_params(q, pp, jj, a)) <= 1e-12
-        assert _nrel(V._hess_fast(q, pp, jj, hh, a), T.renyi_hessian_params(q, pp, jj, hh, a)) <= 1e-12
-        assert _rel(V._renyi_fast(q, pp, a), T.renyi_divergence(q, pp, a)) <= 1e-10
-        assert _rel(V._tilted(q, pp, a), T.escort(q, a, pp)) <= 1e-12
+        assert _nrel(F.Fast.renyi_grad_params(q, pp, jj, a), T.renyi_grad_params(q, pp, jj, a)) <= 1e-12
+        assert _nrel(F.Fast.renyi_hessian_params(q, pp, jj, hh, a), T.renyi_hessian_params(q, pp, jj, hh, a)) <= 1e-12
+        assert _rel(F.Fast.renyi_divergence(q, pp, a), T.renyi_divergence(q, pp, a)) <= 1e-10
+        assert _rel(F.Fast.tilted(q, pp, a), T.escort(q, a, pp)) <= 1e-12
+    assert _nrel(F.Fast.base_grad_params(y, pp, jj), T.base_grad_params(y, pp, jj)) <= 1e-15
+    assert _nrel(F.Fast.base_hessian_params(y, pp, jj, hh), T.base_hessian_params(y, pp, jj, hh)) <= 1e-15
 
 
 def test_renyi_hessian_params_against_finite_differences():
     rng = np.random.default_rng(5)
-    fam = V._families(rng, True)[6]  # tempered softmax of a sine feature map
+    fam = F.families(rng, True)[6]  # tempered softmax of a sine feature map
     t = fam.sample(1)
-    q = V._q_of(rng.normal(size=(1, fam.M)), fam.tau)
+    q = F.q_of(rng.normal(size=(1, fam.M)), fam.tau)
     for a in (0.4, 1.0, 2.5):
         Hm = T.renyi_hessian_params(q, *fam.probs(t, 0), a)[0]
         e = 1e-5
@@ -669,13 +684,21 @@ def test_renyi_hessian_params_against_finite_differences():
 
 
 def test_explicit_counterexample_numbers():
-    ce = V._linear2_counterexample()
-    assert ce["lipschitz_quotient"] > 2.4 * ce["phi_printed"]
+    ce = S.lemma_c1_headline()
+    assert ce["ratio"] > 2.4 and ce["certificate"]["holds"] is False
     assert ce["grad_norm"] <= ce["phi_corrected"]
     assert ce["grad_norm"] == pytest.approx(ce["phi_sharp_two_class"], rel=1e-9)
-    lg = V._logistic_counterexample()
-    assert lg["hessian_norm_divergence"] > 2 * lg["lhat_printed"]
-    assert lg["hessian_norm_total"] > 1.3 * lg["W_printed"]
+    lg = S.logistic_headline(1.0, S.LHAT_DML_PRINTED, False, "")
+    assert lg["hessian_norm_divergence"] > 2 * lg["bound_value"] and lg["certificate"]["holds"] is False
+    th = S.logistic_headline(1.0, S.W_PRINTED, True, "")
+    assert th["hessian_norm"] > 1.3 * th["bound_value"] and th["hessian_norm_base"] <= th["V"] * (1 + 1e-12)
+    c2 = S.logistic_headline(1.0001, S.LHAT_PRINTED, False, "")
+    assert c2["hessian_norm"] > 1.9 * c2["bound_value"]
+    for cex, inherited in (S.cor_c1_headline(), NZ.lemma1_headline(), NZ.lemma_c3_headline()):
+        assert cex["certificate"]["holds"] is False                   # the claim's own statement fails
+        assert inherited["upstream_certificate"]["holds"] is False    # Lemma C.1 fails at the same instance
+        if "own_step_certificate" in inherited:
+            assert inherited["own_step_certificate"]["holds"] is True  # the claim's own step is valid
 
 
 def test_lemmaC1_counterexample_in_exact_arithmetic():
@@ -695,3 +718,102 @@ def test_lemmaC1_counterexample_in_exact_arithmetic():
     assert g / phi > 2.48
     assert float(phi) == pytest.approx(T.phi_printed(0.98, 0.01, 2, 0.5), rel=1e-14)
     assert float(g) == pytest.approx(T.phi_sharp_two_class(0.98, 0.01, 0.5), rel=1e-12)
+
+
+# --------------------------------------------------------------------------- inputs and overflow policy (issue #9)
+
+
+def test_bounds_overflow_to_inf_and_derivatives_raise():
+    # every Section-3 calculator is an upper bound: beyond float64 it is +inf (still valid), never an exception
+    assert T.lhat_corrected(1e300, 1.0, 0.1, 0.5) == math.inf
+    assert T.lhat_printed(1e300, 1.0, 0.1, 3, 0.5) == math.inf
+    assert T.smoothness_W_corrected(0.5, 1.0, 1.0, 1e-300, 2.0) == math.inf
+    assert T.noise_sigma2(1.0, 1e300) == math.inf
+    assert T.softmax_regression_constants(2, 1e300, 0.1)["V"] == math.inf
+    assert T.lhat_printed(1e300, 1.0, 0.1, 3, 1.0) == math.inf   # |alpha - 1| = 0 times an overflowing phi^2 is 0
+    assert T.max_step_size(5e-324, 1) == math.inf
+    # an unrepresentable difference of overflowing terms is an error naming the parameter
+    with pytest.raises(ValueError, match="eqC14_bound: psi_sum must"):
+        T.eqC14_bound(1e300, [1e-300], 1e300, 1e300, -1e300)
+    # gradients are not bounds: overflow is an error, not inf
+    with pytest.raises(ValueError, match="renyi_grad_params: p must keep the result within float64"):
+        T.renyi_grad_params([0.5, 0.5], [1e-300, 1 - 1e-300], [[1e300], [-1e300]], 2.0)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: T.kl_divergence([0.5, 0.6], [0.5, 0.5]), "kl_divergence: p must"),
+    (lambda: T.lhat_dml_corrected(1.0, 1.0, 0.7), "lhat_dml_corrected: tau must"),
+    (lambda: T.smoothness_W_printed(0.5, -1.0, 1.0, 0.1, 3, 0.5), "smoothness_W_printed: L must"),
+    (lambda: T.theorem2_bound(1.0, 0.01, True, 1.0, 1.0, 1.0, 1.0), "theorem2_bound: T must be an integer"),
+    (lambda: T.softmax_regression_constants(17, 1.0, 0.01), "softmax_regression_constants: M must lie in [2, 16]"),
+    (lambda: T.base_grad_params(True, [0.5, 0.5], [[1.0], [-1.0]]), "base_grad_params: y must be an integer"),
+    (lambda: T.base_grad_params(0, [0.5, 0.5], np.ones((2, 2, 2))), "base_grad_params: jac must have shape"),
+    (lambda: T.renyi_divergence([0.5, 0.5], [0.5, 0.5], "x"), "renyi_divergence: alpha must be a real number"),
+    (lambda: T.eqC14_bound(1.0, [0.1], 1.0, 1.0, 1j), "eqC14_bound: psi_sum must be a real number"),
+])
+def test_named_errors_for_bad_inputs(call, message):
+    with pytest.raises((ValueError, TypeError)) as err:
+        call()
+    assert str(err.value).startswith(message), str(err.value)
+
+
+def test_base_derivatives_are_batched():
+    rng = np.random.default_rng(0)
+    p = rng.dirichlet(np.ones(3), size=4)
+    jac = rng.normal(size=(4, 3, 2))
+    jac -= jac.mean(axis=1, keepdims=True)
+    hess = rng.normal(size=(4, 3, 2, 2))
+    y = np.array([0, 2, 1, 2])
+    g, h = T.base_grad_params(y, p, jac), T.base_hessian_params(y, p, jac, hess)
+    for i in range(4):
+        np.testing.assert_array_equal(g[i], T.base_grad_params(int(y[i]), p[i], jac[i]))
+        np.testing.assert_array_equal(h[i], T.base_hessian_params(int(y[i]), p[i], jac[i], hess[i]))
+
+
+def test_step_rule_accepts_its_own_step():
+    for W in np.geomspace(1e-3, 1e6, 50):
+        assert T.step_size_ok(T.max_step_size(W, 1), W)
+        T.theorem2_bound(1.0, T.max_step_size(W, 1), 10, W, 1.0, 1.0, 1.0)   # no step-size error
+    assert not T.step_size_ok(1.01 / 3.0, 3.0)
+
+
+# --------------------------------------------------------------------------- certification helpers
+
+
+def test_extended_precision_divergence_matches_the_calculator():
+    import mpmath as mp
+
+    rng = np.random.default_rng(7)
+    for _ in range(30):
+        m = int(rng.integers(2, 5))
+        p = rng.dirichlet(np.full(m, 0.5))
+        q = p * (1 + 10 ** rng.uniform(-9, -2) * rng.standard_normal(m)) if rng.random() < 0.5 else rng.dirichlet(np.ones(m))
+        q = np.abs(q) / np.abs(q).sum()
+        for a in (0.0, 1e-6, 0.5, 1.0, 1.0 + 1e-8, 3.0, np.inf):
+            with mp.workdps(50):
+                ref = float(C.mp_renyi(p, q, a))
+            got = T.renyi_divergence(p, q, a)
+            # 1e-15 absolute: the calculator normalises each row in float64 (an ulp of 1 moves log p by ~1e-16)
+            assert abs(got - ref) <= 1e-12 * abs(ref) + 1e-15, (p, q, a, got, ref)
+
+
+def test_bound_all_certifies_every_near_boundary_instance():
+    from fractions import Fraction
+
+    # instance 0 is the worst (float excess 4e-16, rounding), instance 1 a smaller excess that is real
+    vals, bnds = [1.0 + 4.5e-16, 1.0 + 2.3e-16], [1.0, 1.0]
+    exact = {0: (Fraction(1), Fraction(1)), 1: (Fraction(3, 2), Fraction(1))}
+    out = C.bound_all(vals, bnds, certify=lambda i: exact[i])
+    assert not out.holds and out.details["instance_index"] == 1
+    exact[1] = (Fraction(1), Fraction(1))
+    assert C.bound_all(vals, bnds, certify=lambda i: exact[i]).holds
+
+
+def test_theorem2_reports_vacuity_and_resolution():
+    from kdtheory.verify._core import REGISTRY
+
+    v = REGISTRY["rdml.theorem2"].run(mode="quick", seed=0)
+    assert v.ok and v.decided_by == "theorem2_bound"
+    d = v.details
+    assert d["min_bound_over_a_priori_corrected_rule"] > 0.9 and d["informative"] is False   # the O(1) term dominates
+    assert d["theorem2_bound"]["tightness"] > 0.02                              # so a bound 100x too small fails
