@@ -71,6 +71,12 @@ _BISECT = 80              # bisection steps of the kernel's water-filling (then 
 _NORMS = {math.inf: 0, 1.0: 1, 2.0: 2}
 
 
+def _choice(x: Any, name: str, choices: tuple, func: str) -> Any:
+    """A string option: ``TypeError`` for a non-string, ``ValueError`` naming the choices otherwise."""
+    require_type(isinstance(x, str), name, x, f"be one of the strings {choices}", func=func)
+    return require_choice(x, name, choices, func=func)
+
+
 def _norm(p: Any, func: str, allowed=(1.0, 2.0, math.inf)) -> float:
     v = require_real(p, "p", finite=False, func=func)
     require(v in allowed, "p", p, f"be one of {tuple(allowed)}", func=func)
@@ -183,7 +189,7 @@ def make_setting(cell_sizes: Any, K: int = 2, *, r: float = 1.0, spacing: float 
     require(rv > 0, "r", r, "be > 0", func=func)
     sp = require_real(spacing, "spacing", func=func)
     require(sp > 0, "spacing", spacing, "be > 0", func=func)
-    require_choice(placement, "placement", ("uniform", "centre", "edges", "ends"), func=func)
+    _choice(placement, "placement", ("uniform", "centre", "edges", "ends"), func=func)
     seed = require_int(seed, "seed", low=0, func=func)
     pn = _norm(p, func)
     a = np.full(K, 1.0 / K) if q0 is None else require_array(q0, "q0", ndim=1, func=func)
@@ -235,7 +241,9 @@ def draw_labels(pstar: Any, uniforms: Any) -> np.ndarray:
     r"""Labels by inverse CDF: ``y = #{k : cdf_k <= u}`` for ``u`` in ``[0, 1)`` (shape of ``uniforms``, last axis N)."""
     func = "draw_labels"
     P = require_array(pstar, "pstar", ndim=2, finite=True, max_size=_MAX_N * _MAX_K, func=func)
-    U = require_array(uniforms, "uniforms", finite=True, max_size=_MAX_WORK, func=func)
+    require(P.shape[1] >= 1 and bool(np.all(P >= 0)) and bool(np.all(np.abs(P.sum(axis=1) - 1.0) <= 1e-9)), "pstar",
+            pstar, "have probability vectors as rows", func=func)
+    U = require_array(uniforms, "uniforms", ndim=tuple(range(1, 9)), finite=True, max_size=_MAX_WORK, func=func)
     require(U.shape[-1] == P.shape[0], "uniforms", U.shape, f"end with the number of inputs {P.shape[0]}", func=func)
     require(bool(np.all((U >= 0) & (U < 1))), "uniforms", uniforms, "lie in [0, 1)", func=func)
     cdf = _cdf(P)
@@ -277,7 +285,7 @@ def sibling_minimizer(labels: Any, K: int, kind: str = "nll") -> np.ndarray:
     y = require_array(labels, "labels", ndim=1, finite=True, max_size=100_000, func=func)
     require(bool(np.all((y >= 0) & (y < K) & (y == np.round(y)))), "labels", labels, f"be integers in [0, {K})",
             func=func)
-    require_choice(kind, "kind", SCORES, func=func)
+    _choice(kind, "kind", SCORES, func=func)
     Y = np.eye(K)[y.astype(np.int64)]
     ybar = Y.mean(axis=0)
 
@@ -492,7 +500,7 @@ def joint_minimizer(setting: Setting, labels: Any, L: float, *, p: float = math.
     Lv = require_real(L, "L", func=func)
     require(Lv >= 0, "L", L, "be >= 0", func=func)
     pn = _norm(p, func, (1.0, math.inf))
-    require_choice(constraint, "constraint", ("balls", "cells"), func=func)
+    _choice(constraint, "constraint", ("balls", "cells"), func=func)
     N, M, K = setting.N, setting.M, setting.K
     pairs = []
     for i in range(N):
@@ -857,7 +865,7 @@ def monte_carlo_errors(setting: Setting, L: float, replicates: int, *, p: float 
     R = require_int(replicates, "replicates", low=1, high=_MAX_REPLICATES, func=func)
     pn = _norm(p, func, (1.0, math.inf))
     seed = require_int(seed, "seed", low=0, func=func)
-    require_choice(backend, "backend", ("numba", "numpy"), func=func)
+    _choice(backend, "backend", ("numba", "numpy"), func=func)
     require(R * setting.N <= _MAX_WORK, "replicates", R, f"keep replicates x inputs <= {_MAX_WORK}", func=func)
     eps = Lv * setting.r
     a = gain_radius(eps, setting.K, pn)
@@ -1191,8 +1199,8 @@ def train_teacher(data: Dataset, *, hidden: int = 64, epochs: int = 60, lr: floa
     lcr = require_real(lambda_cr, "lambda_cr", func=func)
     require(llr >= 0, "lambda_lr", lambda_lr, "be >= 0", func=func)
     require(lcr >= 0, "lambda_cr", lambda_cr, "be >= 0", func=func)
-    require_choice(schedule, "schedule", _SCHEDULES, func=func)
-    require_choice(augment, "augment", ("none", "jitter", "shift"), func=func)
+    _choice(schedule, "schedule", _SCHEDULES, func=func)
+    _choice(augment, "augment", ("none", "jitter", "shift"), func=func)
     require(augment != "shift" or data.image_shape is not None, "augment", augment, "be 'shift' only for image data",
             func=func)
     st = require_real(augment_strength, "augment_strength", func=func)

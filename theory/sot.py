@@ -75,6 +75,12 @@ _MAX_LAYERS = 1000
 # ---------------------------------------------------------------------------------------------
 
 
+def _choice(x: Any, name: str, choices: tuple, func: str) -> Any:
+    """A string option: ``TypeError`` for a non-string, ``ValueError`` naming the choices otherwise."""
+    require_type(isinstance(x, str), name, x, f"be one of the strings {choices}", func=func)
+    return require_choice(x, name, choices, func=func)
+
+
 def _norm_order(p: Any, func: str) -> float:
     """The order of a p-norm: a real >= 1 or inf."""
     v = require_real(p, "p", finite=False, func=func)
@@ -154,7 +160,7 @@ def scoring_loss(prediction: Any, target: Any, kind: str = "nll") -> np.ndarray:
     ``[0, 1]^K`` (the codomain printed in Sec. 2) for ``nll``/``brier``/``linear``.
     """
     func = "scoring_loss"
-    require_choice(kind, "kind", SCORES, func=func)
+    _choice(kind, "kind", SCORES, func=func)
     p = require_array(prediction, "prediction", ndim=tuple(range(1, 9)), finite=True, max_size=_MAX_ENTRIES,
                       func=func)
     q = _distribution(target, "target", func, ndim=tuple(range(1, 9)))

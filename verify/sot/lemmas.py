@@ -145,9 +145,10 @@ def lemma_a2(run: Run) -> Outcome:
     ``P(||ybar - E ybar|| >= eps) <= 2 exp(-N eps^2 / (2K))`` for every p-norm and every ``eps > 0``.
 
     Setting: exact laws (no sampling): identically distributed labels (multinomial, as the proof
-    assumes) with p uniform, Dirichlet and sparse, and labels with different distributions
-    (Poisson-multinomial: the cells of App. A, where p* varies inside a cell); K = 2..5, N = 1..24
-    (1..10 for the heterogeneous laws); norms 1, 2, inf; every attained deviation value as eps
+    assumes) with p uniform, skewed and Dirichlet (2 per K in quick mode, 8 in full), and labels with
+    different distributions (Poisson-multinomial: the cells of App. A, where p* varies inside a cell;
+    3 per K, 12 in full); K = 2..5, N up to 24 (K <= 3) or 12 (K >= 4), heterogeneous laws up to 10
+    (K <= 3) or 6 inputs; norms 1, 2, inf; every attained deviation value as eps
     (the tail is a step function, so these are the worst eps).
 
     Check: worst ratio exact tail / :func:`lemma_a2_tail_bound` <= 1 (tightness reported, also on
@@ -305,7 +306,8 @@ def lemma_a3(run: Run) -> Outcome:
 
     Setting: random cells (K = 2..5, 2..12 labels, a quarter with an absent class, skewed and
     balanced label means), ``eps = L r`` log-uniform in [1e-3, 0.3], every norm the theorem allows
-    (p = 1, 2, inf): 60 cells x 3 norms in quick mode, 600 in full.
+    (p = 1, 2, inf): 60 cells x 3 norms in quick mode, 600 in full (cells with a single observed
+    class dropped; p = 2 cells outside the closed form's region skipped and counted).
 
     Check: the printed centre (:func:`lemma_a3_minimizer_printed`) against the exact minimiser's
     centre (the engine's bisection for p in {1, inf}; the corrected closed form, or SciPy outside

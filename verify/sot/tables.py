@@ -154,6 +154,8 @@ def _significance_part(tables: tuple, *, alpha: float = ALPHA, expect_nonsignifi
         return Outcome(holds=not nonsig and not worse, measured=float(len(nonsig)), reference=0.0, relation="==",
                        details=d)
     ok = not worse and len(nonsig) == expect_nonsignificant
+    sig = [r["p_value"] for r in rows if r["p_value"] <= alpha]
+    d["tightness"] = max(sig) / alpha if sig else 0.0          # closest significant comparison to the threshold
     return Outcome(holds=ok, measured=float(len(nonsig)), reference=float(expect_nonsignificant), relation="==",
                    details=d)
 

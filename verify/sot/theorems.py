@@ -256,7 +256,8 @@ def theorem3_6_corrected(run: Run) -> Outcome:
     ``x`` in ``D~`` satisfies Eq. (4) with probability ``>= 1 - delta``, for p in {1, inf}.
 
     Setting: as ``sot.theorem3_6`` (the same instances and data sets); plus exact enumeration of
-    small cells (2-8 inputs, K = 2, 3, p* varying in the cell, L <= 0.15) with every delta.
+    6 small cells in quick mode (30 in full): 2-8 inputs, K = 2, 3, p* varying in the cell,
+    L <= 0.15, p in {1, inf}, every delta.
 
     Check: (i) per-input violation frequencies over ``D~``: Clopper-Pearson lower bound <= delta;
     (ii) exact violation probabilities (Poisson-multinomial law of the other inputs' labels, the
