@@ -78,17 +78,13 @@ def lemma_a1(run: Run) -> Outcome:
     printed = evidence.bound_outcome(vals, bnds)
 
     def certify(i):
-        # the ramp is linear on the cell: p*(x) - mean p* = L* (x - mean x) v with ||v||_p = 1, exactly
-        import mpmath as mp
-
+        # the ramp is linear on the cell: p*(x) - mean p* = L* (x - mean x) v with ||v||_p = 1; in exact
+        # rationals (the float inputs, L* and r are exact binary fractions), so an attained bound is decided exactly
         x, j, Ls, r, p = sharp_inst[i]
         n = len(x)
-
-        def dev():
-            xs = [mp.mpf(float(t)) for t in x]
-            return mp.mpf(Ls) * abs(xs[j] - sum(xs) / n)
-
-        return dev, (lambda: mp.mpf(2) * (n - 1) / n * mp.mpf(Ls) * mp.mpf(r))
+        xs = [Fraction(float(t)) for t in x]
+        dev = Fraction(Ls) * abs(xs[j] - sum(xs) / n)
+        return dev, Fraction(2 * (n - 1), n) * Fraction(Ls) * Fraction(r)
 
     sharp = evidence.bound_outcome(sharp_v, sharp_b, certify=certify,
                                    details={"note": "attained (ratio 1) by one input at -r and n - 1 at +r"})

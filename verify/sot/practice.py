@@ -76,16 +76,14 @@ def lipschitz_reg(run: Run) -> Outcome:
         lay_inst.extend([(W, xrow) for xrow in X])
 
     def certify(i):
-        import mpmath as mp
-
+        # exact rationals: the ratio equals the bound when x is a basis vector of the largest column
         W, x = lay_inst[i]
-        Wm = (W.T if run.control else W)
-
-        def ratio():
-            num = sum(abs(sum(mp.mpf(W[a, b]) * mp.mpf(x[b]) for b in range(W.shape[1]))) for a in range(W.shape[0]))
-            return num / sum(abs(mp.mpf(v)) for v in x)
-
-        return ratio, (lambda: max(sum(abs(mp.mpf(Wm[a, b])) for a in range(Wm.shape[0])) for b in range(Wm.shape[1])))
+        Wm = W.T if run.control else W
+        F = lambda v: Fraction(float(v))
+        num = sum(abs(sum(F(W[a, b]) * F(x[b]) for b in range(W.shape[1]))) for a in range(W.shape[0]))
+        ratio = num / sum(abs(F(v)) for v in x)
+        bound = max(sum(abs(F(Wm[a, b])) for a in range(Wm.shape[0])) for b in range(Wm.shape[1]))
+        return ratio, bound
 
     exact = evidence.identity_outcome(exact_l, exact_r, tier=evidence.EXACT)
     layer = evidence.bound_outcome(lay_v, lay_b, certify=certify)
@@ -117,14 +115,17 @@ def lipschitz_reg(run: Run) -> Outcome:
         amgm_v.append(tsot.network_lipschitz_bound_l1([W1, W2]))
         amgm_b.append(tsot.lipschitz_bound_from_regularizer(tsot.lipschitz_regularizer([W1, W2]), 2))
     def certify_net(i):
+        # linear outputs in exact rationals (ReLU networks are piecewise linear: an attained bound is decided
+        # exactly); softmax outputs (never attained) in mpmath
         import mpmath as mp
 
         W1, b1, W2, b2, a_, c_, softmax = net_inst[i]
+        F = (lambda v: Fraction(float(v))) if not softmax else (lambda v: mp.mpf(float(v)))
+        zero = F(0)
 
         def out(v):
-            h = [max(mp.mpf(0), sum(mp.mpf(W1[j, k]) * mp.mpf(v[k]) for k in range(W1.shape[1])) + mp.mpf(b1[j]))
-                 for j in range(W1.shape[0])]
-            z = [sum(mp.mpf(W2[j, k]) * h[k] for k in range(W2.shape[1])) + mp.mpf(b2[j]) for j in range(W2.shape[0])]
+            h = [max(zero, sum(F(W1[j, k]) * F(v[k]) for k in range(W1.shape[1])) + F(b1[j])) for j in range(W1.shape[0])]
+            z = [sum(F(W2[j, k]) * h[k] for k in range(W2.shape[1])) + F(b2[j]) for j in range(W2.shape[0])]
             if not softmax:
                 return z
             m = max(z)
@@ -133,14 +134,16 @@ def lipschitz_reg(run: Run) -> Outcome:
 
         def ratio():
             fa, fc = out(a_), out(c_)
-            return sum(abs(u - w) for u, w in zip(fa, fc)) / sum(abs(mp.mpf(u) - mp.mpf(w)) for u, w in zip(a_, c_))
+            return sum(abs(u - w) for u, w in zip(fa, fc)) / sum(abs(F(u) - F(w)) for u, w in zip(a_, c_))
 
         def bound():
-            col = lambda W: max(sum(abs(mp.mpf(W[a, b])) for a in range(W.shape[0])) for b in range(W.shape[1]))
+            col = lambda W: max(sum(abs(F(W[a, b])) for a in range(W.shape[0])) for b in range(W.shape[1]))
             lw = (lambda W: col(W.T)) if run.control else col
-            return (mp.mpf(1) / 2 if softmax else 1) * lw(W1) * lw(W2)
+            return (F(1) / 2 if softmax else F(1)) * lw(W1) * lw(W2)
 
-        return ratio, bound
+        if softmax:
+            return ratio, bound
+        return ratio(), bound()
 
     network = evidence.bound_outcome(net_v, net_b, certify=certify_net)
     amgm = evidence.bound_outcome(amgm_v, amgm_b)
