@@ -347,7 +347,7 @@ def _generic_recheck(v: Verdict, what: str) -> str:
             f"{line2}")
 
 
-def _control(c: Claim, role: str, result: Result | None, ran: bool) -> dict:
+def _control(role: str, result: Result | None, ran: bool) -> dict:
     must = "fails" if role == "negative" else "holds"
     what = ("the same check on a perturbed statement" if role == "negative"
             else "the same check on a true neighbour of the statement")
@@ -397,7 +397,7 @@ def _erratum(c: Claim, v: Verdict | None, error: str, correction: tuple[Claim, V
         e["correction"] = {"id": cc.id, "statement": cv.statement if cv else cc.statement, "ref": cc.ref,
                            "label": verdict_label(cv)[0] if cv else f"ERROR: {cerr}",
                            "css": verdict_label(cv)[1] if cv else "notok", "key": key_number(cv) if cv else ""}
-    e["controls"] = [_control(c, role, controls.get(role), controls_ran) for role in ("negative", "positive")]
+    e["controls"] = [_control(role, controls.get(role), controls_ran) for role in ("negative", "positive")]
     return e
 
 
