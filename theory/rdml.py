@@ -41,8 +41,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from kdtheory.theory._checks import (require, require_array, require_distribution, require_finite, require_in,
-                                     require_int, require_positive, require_real, require_type)
+from kdtheory.theory._checks import (require, require_array, require_distribution, require_in, require_int,
+                                     require_positive, require_real, require_type)
 
 __all__ = [
     # Section 2, Supplements A-B: the divergence

@@ -105,9 +105,10 @@ def _mpq(x: Fraction):
 def mp_renyi(p, q, alpha) -> Any:
     """D_alpha(p || q) of two float vectors (normalised exactly), alpha in [0, inf], in mpmath.
 
-    The precision is raised above the caller's (50 digits) by twice the number of leading zeros of
-    the total variation sum |P - Q| (divergences of nearly equal laws are of order |P - Q|^2 or |P - Q|), plus the digits of |alpha - 1| near 1, so that divergences of nearly equal
-    laws (D ~ |P - Q|^2) are resolved; P = Q gives an exact 0. Conventions as the calculator.
+    The precision is raised above the caller's (50 digits) by twice the number of leading zeros of the
+    total variation sum |P - Q| (divergences of nearly equal laws are of order |P - Q|^2 or |P - Q|), plus
+    the digits of |alpha - 1| near 1, so that they are resolved; P = Q gives an exact 0. An mpmath order is
+    used as given (not rounded to float64). Conventions as the calculator.
     """
     m = mp()
     P, Q = _exact_laws(p, q)

@@ -13,7 +13,7 @@ from kdtheory.verify.evidence import (DPS, IDENTITY, bound_outcome, combine, ide
                                       maximize, relative_error)
 
 from ._common import (ALPHA_GRID, ALPHA_PRINTED, FIG1_FIXED, bound_all, count_outcome, f, headline, min_outcome,
-                      monotone_pairs, mp, mp_law, mp_le, mp_log_ratio_variance, mp_renyi, mp_squared_hellinger,
+                      mp, mp_law, mp_le, mp_log_ratio_variance, mp_renyi, mp_squared_hellinger,
                       pair_batches,
                       softmax_rows)
 
@@ -224,25 +224,28 @@ def remark2(run: Run) -> Outcome:
        statement="D_alpha(P||Q) -> KL(P||Q) as alpha -> 1, linearly: D_alpha - KL ~ (alpha - 1) Var_P(log p/q)/2")
 def kl_limit(run: Run) -> Outcome:
     """Claim: [rdml, Sec. 2.1] as alpha -> 1 the Rényi divergence of Eq. (3) tends to the KL
-    divergence (``kl_divergence``). Rate (measured): with ell = log p/q under P (mean mu, variance V, third
-    central moment k3), D_{1+e} = KL + e V/2 + e^2 k3/6 + O(e^3), so |D_alpha - KL| is linear in |alpha - 1|.
+    divergence (``kl_divergence``). Rate (measured): with ell = log p/q under P (mean mu = KL, variance V,
+    central moments k3, m4), D_{1+e} = K(e)/e with K the cumulant generating function of ell, so
+    D_{1+e} - KL = e V/2 + e^2 k3/6 + e^3 kappa4/24 + ...: linear in |alpha - 1|.
 
-    Setting: random and adversarial pairs with supp P inside supp Q (M = 2, 3, 5); per pair the
-    offsets e = 10^-k / L, k = 2..5, with L = max |ell - mu| (so e |ell - mu| <= 1e-2); pairs whose
-    gap e V/2 is below 1e-8 D are not resolvable in float64 and are counted and skipped (a selection
-    rule, not a tolerance); SymPy's symbolic limit of Eq. (3) for M = 2. The moments of ell are computed
-    from the normalised laws the calculator uses, with ell = log1p((p - q)/q) where |p - q| <= q/2 (accurate for P near Q);
-    the extended-precision evaluator takes those float laws as exact.
+    Setting: random and adversarial pairs with supp P inside supp Q (M = 2, 3, 5); per pair the offsets
+    e = 10^-k / L, k = 2..5, with L = max |ell - mu| (so e |ell - mu| <= 1e-2); pairs whose gap e V/2 is
+    below 1e-8 D are not resolvable in float64 and are counted and skipped (a selection rule, not a
+    tolerance); SymPy's symbolic limit of Eq. (3) for M = 2. The moments of ell are computed from the
+    normalised laws the calculator uses, with ell = log1p((p - q)/q) where |p - q| <= q/2 (accurate for P
+    near Q).
 
     Check, four parts in this order (the printed number is the first that fails, else ``slope``):
     ``sympy_limit`` (limit minus sum p log(p/q) simplifies to 0); ``infinite_pattern`` (D_alpha = inf for
-    alpha >= 1 exactly when KL = inf); ``first_order_constant``: per pair |rho - 1| <= e|k3|/V + e^2 (m4 + 3 V^2)/(6 V) + r (three times the
-    first-order Taylor term of rho - 1 = e k3/(3V) + e^2 kappa4/(12 V) + ..., twice a bound of the second) with
-    rho = (D_{1+e} - KL)/(e V/2) at the smallest e and r the identity-tier rounding of the gap (4096 eps
-    * max(D, KL) / gap: both divergences carry the calculator's ~1e-12 relative accuracy), a bound check whose near-boundary ratios are recomputed with mpmath at 50 digits;
-    ``slope``: per pair |s - 1| <= 4 se + (2/3) x the Taylor allowance at e_max + the same rounding of the gaps
-    propagated through the least-squares weights (s the log-log slope of |D_{1+e} - KL| in e, se its
-    standard error); the headline is the worst ratio |s - 1| / allowance (<= 1), with the median slope.
+    alpha >= 1 exactly when KL = inf); ``first_order_constant``: per pair, with rho = (D_{1+e} - KL)/(e V/2)
+    at the smallest e, |rho - 1| <= e|k3|/V + e^2 (m4 + 3 V^2)/(6 V) + r (three times the first-order
+    Taylor term e k3/(3V) of rho - 1, twice a bound of the second, and r the identity-tier rounding of the
+    gap, 4096 eps max(D, KL) / gap: both divergences carry the calculator's ~1e-12 relative accuracy); a
+    pair beyond that allowance is recomputed with mpmath (precision raised with the agreement of P and Q,
+    V recomputed too) and the extended value decides against the Taylor allowance alone; ``slope``: per pair
+    |s - 1| <= 4 se + (2/3) x the Taylor allowance at e_max + the same rounding propagated through the
+    least-squares weights (s the log-log slope of |D_{1+e} - KL| in e, se its standard error). The printed
+    number is the worst ratio |s - 1| / allowance (<= 1); the details give the median slope.
 
     Negative control: the limit is compared with the reverse divergence KL(Q||P); the gap then stays of
     order one and the first-order constant and the slope fail.

@@ -111,7 +111,7 @@ def lemma1_headline(alpha: float = 0.5) -> tuple[dict, dict]:
         model="M=2, p_1(theta) = tau + (1-2tau) theta at theta = 0, label 2, one data point, one peer",
         tau=TAU_HAND, L=L_HAND, alpha=alpha, peer_q=Q_HAND.tolist(), E_grad_Lk_sq=(gb + gd) ** 2,
         sigma_tilde2=gb ** 2, phi_printed=phi, sigma2_printed=T.noise_sigma2(gb ** 2, phi),
-        sigma2_corrected=T.noise_sigma2(gb ** 2, T.phi_corrected(L_HAND, TAU_HAND)))
+        sigma2_corrected=T.noise_sigma2(gb ** 2, T.phi_corrected(L_HAND, TAU_HAND)), calculator_lhs=(gb + gd) ** 2)
     inherited = {"from": "rdml.lemmaC1", "why": "Eq. (C.9) bounds ||grad L^div|| by Lemma C.1's phi",
                  "upstream_certificate": certificate(lambda: abs(F.mp_grad(d, x0)[0]),
                                                      lambda: _phi_printed_mp(c, 2, alpha), "<=",
@@ -256,7 +256,8 @@ def lemma_c3_headline(alpha: float = 0.5, eta: float = 1e-6) -> tuple[dict, dict
     g = gb + gd
     t1 = -eta * g
     p, p1 = np.array([TAU_HAND, 1 - TAU_HAND]), np.array([TAU_HAND + L_HAND * t1, 1 - TAU_HAND - L_HAND * t1])
-    psi = float(T.renyi_divergence(Q_HAND, p, alpha) - T.renyi_divergence(Q_HAND, p1, alpha))
+    d0, d1 = T.renyi_divergence(Q_HAND, p, alpha), T.renyi_divergence(Q_HAND, p1, alpha)
+    psi = float(d0 - d1)
     phi = T.phi_printed(L_HAND, TAU_HAND, 2, alpha)
     c = {"L": m.mpf(L_HAND), "tau": m.mpf(TAU_HAND), "H": m.mpf(0), "V": m.mpf(0)}
     x0 = [m.mpf(0)]
@@ -272,7 +273,8 @@ def lemma_c3_headline(alpha: float = 0.5, eta: float = 1e-6) -> tuple[dict, dict
         "Psi = D(theta_t) - D(theta_t - eta g) <= eta phi_printed ||g|| (Lemma C.3), one point and one peer",
         model="M=2, p_1(theta) = tau + (1-2tau) theta at theta = 0, label 2, one data point, one peer",
         tau=TAU_HAND, L=L_HAND, alpha=alpha, peer_q=Q_HAND.tolist(), eta=eta, step_gradient=g, theta_next=t1,
-        psi=psi, bound_printed=eta * phi * abs(g), ratio=psi / (eta * phi * abs(g)))
+        psi=psi, bound_printed=eta * phi * abs(g), ratio=psi / (eta * phi * abs(g)), calculator_lhs=psi,
+        calculator_cond=(abs(d0) + abs(d1)) / abs(psi))
     inherited = {"from": "rdml.lemmaC1", "why": "Eq. (C.15) is the Lipschitz bound of Lemma C.1 along the step",
                  "upstream_certificate": certificate(lambda: abs(F.mp_grad(d, x0)[0]),
                                                      lambda: _phi_printed_mp(c, 2, alpha), "<=",

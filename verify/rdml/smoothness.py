@@ -17,7 +17,7 @@ import numpy as np
 
 from kdtheory.theory import rdml as T
 from kdtheory.verify._core import Outcome, Run, claim
-from kdtheory.verify.evidence import EXACT, certificate, combine
+from kdtheory.verify.evidence import EXACT, IDENTITY, certificate, combine, identity_outcome
 
 from . import _families as F
 from ._common import count_outcome, headline, mp
@@ -205,7 +205,7 @@ def lemma_c1_headline(alpha: float = 0.5) -> dict:
         model="M=2, p_1(theta) = tau + (1-2tau) theta, theta in [0,1]", tau=TAU_HAND, L=L_HAND, H=0.0, alpha=alpha,
         peer_q=Q_HAND.tolist(), theta=0.0, grad_norm=abs(g), phi_printed=phi,
         phi_corrected=T.phi_corrected(L_HAND, TAU_HAND),
-        phi_sharp_two_class=T.phi_sharp_two_class(L_HAND, TAU_HAND, alpha), ratio=abs(g) / phi)
+        phi_sharp_two_class=T.phi_sharp_two_class(L_HAND, TAU_HAND, alpha), ratio=abs(g) / phi, calculator_lhs=abs(g))
 
 
 def _logistic():
@@ -238,10 +238,18 @@ def logistic_headline(alpha: float, bound: Bound, with_base: bool, what: str) ->
         model="softmax regression, M=2, d=1, x=1, theta = W = 0 (p = q = (1/2, 1/2)), label 0", alpha=alpha,
         L=fam.L, H=fam.H, tau=fam.tau, V=fam.V, hessian_norm_divergence=float(F.spec_norm(hd)),
         hessian_norm_base=float(F.spec_norm(hb)), hessian_norm=float(F.spec_norm(h)), bound=bound.name,
-        bound_value=bound.value(fam, alpha), lhat_corrected=T.lhat_corrected(fam.L, fam.H, fam.tau, alpha))
+        bound_value=bound.value(fam, alpha), lhat_corrected=T.lhat_corrected(fam.L, fam.H, fam.tau, alpha),
+        calculator_lhs=float(F.spec_norm(h)))
 
 
 def attach(out: Outcome, cex: dict, inherited: dict | None = None) -> Outcome:
+    """The headline counterexample, its certificate and the inherited failure go in the details; the headline's
+    left side as the public calculators compute it must match its extended-precision value (identity tier,
+    part ``headline_calculator``), so the calculators used there are checked by the verdict too."""
+    ident = identity_outcome([cex["calculator_lhs"]], [float(cex["certificate"]["lhs"])], tier=IDENTITY,
+                             cond=cex.get("calculator_cond", 1.0),
+                             details={"calculator_value": cex["calculator_lhs"], "extended": cex["certificate"]["lhs"]})
+    out = combine({"statement": out, "headline_calculator": ident}, "statement")
     out.details["counterexample"] = cex
     out.details["certificate"] = cex["certificate"]
     if inherited:
@@ -326,7 +334,7 @@ def cor_c1_headline(alpha: float = 0.5) -> tuple[dict, dict]:
         "||grad (1/2)(D_1 + D_2)|| <= phi_printed at theta = 0 for two distinct data points (Corollary C.1)",
         model="M=2, theta in [0,1]; point 1: p_1 = tau + L theta; point 2: p_1 = 0.3 + (L/2) theta; peers (1-tau, tau)",
         tau=TAU_HAND, L=L_HAND, alpha=alpha, grad_point1=g1, grad_point2=g2, grad_average=avg, phi_printed=phi,
-        ratio=abs(avg) / phi)
+        ratio=abs(avg) / phi, calculator_lhs=abs(avg))
     inherited = {"from": "rdml.lemmaC1", "why": "Eq. (C.5) bounds each point's gradient by Lemma C.1's phi",
                  "upstream_certificate": certificate(lambda: abs(F.mp_grad(d1, x0)[0]),
                                                      lambda: _phi_printed_mp(c, 2, alpha), "<=",
