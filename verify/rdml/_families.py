@@ -48,8 +48,14 @@ class Family:
 
     def __init__(self, name, M, P, L, H, tau, V, probs, sample, probs_mp, lo=None, hi=None, constants_mp=None):
         self.name, self.M, self.P, self.L, self.H, self.tau, self.V = name, M, P, L, H, tau, V
-        self.probs, self.sample, self.probs_mp, self.lo, self.hi = probs, sample, probs_mp, lo, hi
-        self._constants_mp = constants_mp
+        self.probs, self.sample, self.lo, self.hi = probs, sample, lo, hi
+        self._probs_mp, self._constants_mp = probs_mp, constants_mp
+
+    def probs_mp(self, theta: list, n: int) -> list:
+        """p(theta) at data point n in mpmath; the last class is the exact complement of the others, so the
+        extended-precision model is an exact probability law (the float model sums to 1 up to an ulp)."""
+        ps = self._probs_mp(theta, n)
+        return ps[:-1] + [1 - mp().fsum(ps[:-1])]
 
     def theta(self, u):
         """Map search coordinates to the domain (a box via tanh for bounded families)."""
@@ -167,9 +173,13 @@ def fam_linear(rng, M, P, tau) -> Family:
         return [_mpf(p0[mu]) + m.fsum(_mpf(A[mu, i]) * theta[i] for i in range(P)) for mu in range(M)]
 
     def constants_mp():
+        # the exact model: classes 1..M-1 as stored, the last one their complement (see Family.probs_mp)
         m = mp()
-        Am = [[_mpf(a) for a in row] for row in A]
-        tmu = [_mpf(p0[mu]) - _mpf(rho) * m.fsum(abs(a) for a in Am[mu]) for mu in range(M)]
+        Am = [[_mpf(a) for a in row] for row in A[:-1]]
+        Am.append([-m.fsum(col) for col in zip(*Am)])
+        p0m = [_mpf(x) for x in p0[:-1]]
+        p0m.append(1 - m.fsum(p0m))
+        tmu = [p0m[mu] - _mpf(rho) * m.fsum(abs(a) for a in Am[mu]) for mu in range(M)]
         return {"L": max(m.sqrt(m.fsum(a * a for a in row)) for row in Am), "H": m.mpf(0), "tau": min(tmu),
                 "V": max(m.fsum(a * a for a in row) / t ** 2 for row, t in zip(Am, tmu))}
 

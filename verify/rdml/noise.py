@@ -76,8 +76,8 @@ def lemma1_spec(phi: Bound, N: int = 2, Kp: int = 2) -> F.Spec:
         return lhs, np.array([T.noise_sigma2(s, ph) for s in st2])
 
     def exact(fam, a, theta, v):
-        th, g, gb, _ = _mp_sgd(fam, a, theta, v, N, Kp)
-        c = pointwise_constants(fam, [th], N)
+        th, g, gb, fns = _mp_sgd(fam, a, theta, v, N, Kp)
+        c = pointwise_constants(fam, [th], N, [q for _, q in fns])
         m = mp()
         return (lambda: m.fsum(_sq(x) for x in g) / len(g)), \
             (lambda: 2 * m.fsum(_sq(x) for x in gb) / len(gb) + 2 * phi.exact(fam, a, c) ** 2)
@@ -243,7 +243,7 @@ def c3_spec(phi: Bound, N: int = 2, Kp: int = 1) -> F.Spec:
             return m.fsum(F.mp_renyi_list(q, fam.probs_mp(x, n), a) for n, q in fns) / len(fns)
 
         after = [[ti - eta * gi for ti, gi in zip(th, gg)] for gg in g]
-        c = pointwise_constants(fam, [th] + after, N)
+        c = pointwise_constants(fam, [th] + after, N, [q for _, q in fns])
         return (lambda: ld(th) - m.fsum(ld(x) for x in after) / len(after)), \
             (lambda: eta * phi.exact(fam, a, c) * m.fsum(m.sqrt(_sq(gg)) for gg in g) / len(g))
 

@@ -84,11 +84,14 @@ W_CORRECTED = Bound("smoothness_W_corrected", lambda f, a: T.smoothness_W_correc
                     lambda c, M, a: c["V"] + _lhat_corrected_mp(c, M, a))
 
 
-def pointwise_constants(fam, thetas_mp: list, n_points: int) -> dict:
-    """mpmath constants of the family with tau replaced by min(tau, min_mu p_mu) over the given points
-    (the pointwise form of each bound; equal to the stated one inside the domain)."""
+def pointwise_constants(fam, thetas_mp: list, n_points: int, peers: list | None = None) -> dict:
+    """mpmath constants of the family with tau replaced by the smallest of tau, min_mu p_mu over the given
+    points and min_mu q_mu over the given peer laws (the pointwise form of each bound; equal to the stated
+    one inside the domain: Assumption 1's tau bounds students and peers alike)."""
     c = fam.constants_mp()
     low = min(min(fam.probs_mp(th, n)) for th in thetas_mp for n in range(n_points))
+    for q in peers or []:
+        low = min(low, min(q))
     c["tau"] = min(c["tau"], low)
     return c
 
@@ -116,7 +119,7 @@ def lipschitz_spec(bound: Bound, n_points: int = 1) -> F.Spec:
         def d(x):
             return mp().fsum(F.mp_renyi_list(qs[n], fam.probs_mp(x, n), a) for n in range(n_points)) / n_points
 
-        c = pointwise_constants(fam, [th], n_points)
+        c = pointwise_constants(fam, [th], n_points, qs)
         return (lambda: _norm(F.mp_grad(d, th))), (lambda: bound.exact(fam, a, c))
 
     return F.Spec(lambda fam: n_points * fam.M, batch, exact)
@@ -144,7 +147,7 @@ def hessian_spec(bound: Bound, with_base: bool = False) -> F.Spec:
             p = fam.probs_mp(x, 0)
             return F.mp_renyi_list(q, p, a) - (mp().log(p[y]) if with_base else 0)
 
-        c = pointwise_constants(fam, [th], 1)
+        c = pointwise_constants(fam, [th], 1, [q])
         return (lambda: F.mp_hess_norm(fn, th)), (lambda: bound.exact(fam, a, c))
 
     return F.Spec(lambda fam: fam.M + (1 if with_base else 0), batch, exact)
