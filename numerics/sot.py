@@ -57,7 +57,8 @@ from kdtheory.theory.sot import gain_radius
 __all__ = [
     "Setting", "make_setting", "ramp_pstar", "draw_labels", "covering_number",
     "sibling_minimizer", "cell_minimizer", "joint_minimizer", "augmented_ball_values",
-    "monte_carlo_errors", "multinomial_tail_function", "poisson_multinomial_pmf", "compositions",
+    "monte_carlo_errors", "multinomial_tail_function", "deviation_tail_function", "poisson_multinomial_pmf",
+    "compositions",
     "TeacherRun", "Dataset", "pstar_data", "digits_images", "train_teacher", "distill_student", "predict",
     "expected_calibration_error", "negative_log_likelihood", "fit_temperature",
 ]
@@ -747,34 +748,24 @@ def _mc_kernel(u, cdf, cell_of, sizes, gain, radius, pstar, norm_code, out_err, 
             y = labels[i]
             c = out_centre[rep, j]
             acc = 0.0
-            if c[y] + gain[j] >= 1.0:
-                for k in range(K):
-                    d = (1.0 if k == y else 0.0) - pstar[i, k]
-                    if norm_code == 0:
-                        d = abs(d)
-                        if d > acc:
-                            acc = d
-                    elif norm_code == 1:
-                        acc += abs(d)
-                    else:
-                        acc += d * d
-                if norm_code == 2:
-                    acc = math.sqrt(acc)
-                out_err[rep, i] = acc
-            else:
-                for k in range(K):
-                    d = c[k] - pstar[i, k]
-                    if norm_code == 0:
-                        d = abs(d)
-                        if d > acc:
-                            acc = d
-                    elif norm_code == 1:
-                        acc += abs(d)
-                    else:
-                        acc += d * d
-                if norm_code == 2:
-                    acc = math.sqrt(acc)
-                out_err[rep, i] = radius[j] + acc
+            sat = c[y] + gain[j] >= 1.0          # the label coordinate reaches 1: f(x) = 1_y exactly
+            for k in range(K):
+                if sat:
+                    t = 1.0 if k == y else 0.0
+                else:
+                    t = c[k]
+                d = t - pstar[i, k]
+                if norm_code == 0:
+                    d = abs(d)
+                    if d > acc:
+                        acc = d
+                elif norm_code == 1:
+                    acc += abs(d)
+                else:
+                    acc += d * d
+            if norm_code == 2:
+                acc = math.sqrt(acc)
+            out_err[rep, i] = acc if sat else radius[j] + acc
 
 
 def _water_fill_numpy(ybar: np.ndarray, a: np.ndarray) -> np.ndarray:
@@ -942,8 +933,20 @@ def multinomial_tail_function(probs: Any, N: int, p: float = math.inf) -> dict:
         logq = np.where(q > 0, np.log(np.where(q > 0, q, 1.0)), -np.inf)
     terms = np.where(C > 0, C * logq[None, :], 0.0)
     logp = gammaln(N + 1.0) - gammaln(C + 1.0).sum(axis=1) + terms.sum(axis=1)
-    prob = np.exp(logp)
-    dev = _pnorm(C / N - q[None, :], pn)
+    return deviation_tail_function(_pnorm(C / N - q[None, :], pn), np.exp(logp))
+
+
+def deviation_tail_function(deviations: Any, probabilities: Any) -> dict:
+    r"""The tail function ``eps -> P(D >= eps)`` of a discrete law given by its atoms and their probabilities.
+
+    Returns ``values`` (the distinct atoms, decreasing; atoms within ``1e-12`` relative are merged, the
+    smallest kept) and ``tail`` (``P(D >= values[i])``, capped at 1).
+    """
+    func = "deviation_tail_function"
+    dev = require_array(deviations, "deviations", ndim=1, finite=True, max_size=_MAX_STATES, func=func)
+    prob = require_array(probabilities, "probabilities", ndim=1, finite=True, max_size=_MAX_STATES, func=func)
+    require(prob.shape == dev.shape and bool(np.all(prob >= 0)), "probabilities", prob.shape,
+            f"be non-negative with the shape of deviations {dev.shape}", func=func)
     order = np.argsort(-dev, kind="stable")
     dev, prob = dev[order], prob[order]
     values, tails = [], []

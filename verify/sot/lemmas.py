@@ -115,23 +115,10 @@ def _tails_identical(q, N, p):
 
 def _tails_heterogeneous(P, p):
     """Exact tail function of ||ybar - E ybar||_p for labels with the distributions of the rows of P."""
-    from kdtheory.numerics.sot import poisson_multinomial_pmf
+    from kdtheory.numerics.sot import deviation_tail_function, poisson_multinomial_pmf
 
     law = poisson_multinomial_pmf(P)
-    n = P.shape[0]
-    dev = pnorm(law["counts"] / n - P.mean(axis=0), p)
-    order = np.argsort(-dev, kind="stable")
-    dev, pr = dev[order], law["pmf"][order]
-    values, tails, cum, i = [], [], 0.0, 0
-    while i < dev.size:
-        j = i
-        while j + 1 < dev.size and dev[j + 1] >= dev[i] * (1 - 1e-12) - 1e-15:
-            j += 1
-        cum += float(np.sum(pr[i:j + 1]))
-        values.append(dev[j])
-        tails.append(min(cum, 1.0))
-        i = j + 1
-    return {"values": np.array(values), "tail": np.array(tails)}
+    return deviation_tail_function(pnorm(law["counts"] / P.shape[0] - P.mean(axis=0), p), law["pmf"])
 
 
 @claim("sot.lemma_a2", ref="Lemma A.2, Eqs. (12)-(15)", kind="probability",

@@ -401,4 +401,10 @@ def prop3_3_corrected(run: Run) -> Outcome:
 
     Negative control: radius halved: exact tails exceed delta (e.g. K = 2 at small delta), fails.
     """
-    return _prop33_check(run, ("nll", "brier"), 0.5 if run.control else 1.0)
+    out = _prop33_check(run, ("nll", "brier"), 0.5 if run.control else 1.0)
+    d = dict(out.details)
+    d["vacuity_at_paper_scale"] = {f"K={K}": {"siblings_for_radius_below_1_at_delta_0.05": math.ceil(2 * K * math.log(40)),
+                                              "radius_with_100_siblings": tsot.prop3_3_radius(100, K, 0.05)}
+                                   for K in (100, 200)}
+    return Outcome(holds=out.holds, measured=out.measured, reference=out.reference, relation=out.relation,
+                   tolerance=out.tolerance, details=d, decided_by=out.decided_by)
