@@ -42,7 +42,7 @@ from kdtheory.theory._checks import (require, require_array, require_choice, req
 
 __all__ = ["ClusterableData", "clusterable_data", "digits_binary", "init_network", "network_outputs", "jacobian",
            "jacobian_gram", "averaged_jacobian", "train_network", "kernel_gd_exact", "kernel_gd_iterate", "kernel_self_distillation",
-           "ACTIVATION_CODES"]
+           "digits_noisy_runs", "teacher_student", "top_energy_monte_carlo", "ACTIVATION_CODES"]
 
 ACTIVATION_CODES = {"relu": 0, "tanh": 1, "softplus": 2}
 _MAX_STEPS = 2_000_000
@@ -136,15 +136,16 @@ def _digits() -> tuple[np.ndarray, np.ndarray]:
     return dg.data.copy(), dg.target.copy()
 
 
-def digits_binary(*, n_train: int = 300, n_test: int = 300, noise: float = 0.0, seed: int = 0) -> dict:
+def digits_binary(*, n_train: int = 300, n_test: int = 300, noise: float = 0.0, seed: int = 0, pool: int = 1) -> dict:
     r"""scikit-learn's 8x8 digits as a binary task with symmetric label noise (no download).
 
-    Digits 0-4 are ``-1``, 5-9 are ``+1``; features are centered (training mean) and each row
-    scaled to unit norm (the data model of Sec. 3.3); each training label is flipped with
-    probability ``noise``.  Returns ``X_train, y_train`` (noisy), ``y_train_clean``,
-    ``X_test, y_test`` and ``flipped``.
+    Digits 0-4 are ``-1``, 5-9 are ``+1``; ``pool`` averages ``pool x pool`` pixel blocks (1: 64
+    features, 2: 16); features are centered (training mean) and each row scaled to unit norm (the
+    data model of Sec. 3.3); each training label is flipped with probability ``noise``.  Returns
+    ``X_train, y_train`` (noisy), ``y_train_clean``, ``X_test, y_test`` and ``flipped``.
     """
     func = "digits_binary"
+    require(pool in (1, 2, 4), "pool", pool, "be one of 1, 2, 4", func=func)
     ntr = require_int(n_train, "n_train", low=2, high=1200, func=func)
     nte = require_int(n_test, "n_test", low=1, high=597, func=func)
     p = require_in(noise, "noise", 0.0, 1.0, func=func)
@@ -154,6 +155,9 @@ def digits_binary(*, n_train: int = 300, n_test: int = 300, noise: float = 0.0, 
     perm = rng.permutation(target.size)
     tr, te = perm[:ntr], perm[ntr:ntr + nte]
     X = data.astype(float)
+    if pool > 1:
+        m = 8 // pool
+        X = X.reshape(-1, m, pool, m, pool).mean(axis=(2, 4)).reshape(X.shape[0], -1)
     mean = X[tr].mean(axis=0)
     X = X - mean
     X /= np.maximum(np.linalg.norm(X, axis=1), 1e-12)[:, None]
@@ -246,6 +250,30 @@ def _div_np(code, A0, A1):
     return _UFUNCS[code][2](A0, A1).astype(float)
 
 
+def _phi_vec(code, A):
+    """Vectorised NumPy activations (outside the twin: a last-bit difference from libm does not matter here)."""
+    if code == 0:
+        return np.maximum(A, 0.0)
+    if code == 1:
+        return np.tanh(A)
+    return np.logaddexp(0.0, A)
+
+
+def _dphi_vec(code, A):
+    if code == 0:
+        return (A > 0).astype(float)
+    if code == 1:
+        return 1.0 - np.tanh(A) ** 2
+    return 0.5 * (1.0 + np.tanh(A / 2.0))
+
+
+def _div_vec(code, A0, A1):
+    same = A1 == A0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = (_phi_vec(code, A1) - _phi_vec(code, A0)) / np.where(same, 1.0, A1 - A0)
+    return np.where(same, _dphi_vec(code, A0), q)
+
+
 def _seq(a: np.ndarray, axis: int) -> np.ndarray:
     """Sum along ``axis`` in index order (``np.cumsum`` accumulates sequentially; ``np.sum`` is pairwise)."""
     return np.take(np.cumsum(a, axis=axis), -1, axis=axis)
@@ -290,8 +318,7 @@ def network_outputs(W, X, v, activation: str = "tanh") -> np.ndarray:
     func = "network_outputs"
     W, X, v = _net_args(W, X, v, func)
     code = _code(activation, func)
-    A = W @ X.T
-    return v @ _phi_np(code, A)
+    return v @ _phi_vec(code, W @ X.T)
 
 
 def jacobian(W, X, v, activation: str = "tanh") -> np.ndarray:
@@ -301,7 +328,7 @@ def jacobian(W, X, v, activation: str = "tanh") -> np.ndarray:
     code = _code(activation, func)
     k, d = W.shape
     require(k * d * X.shape[0] <= 5e7, "W", W.shape, "keep the Jacobian below 5e7 entries", func=func)
-    D = _dphi_np(code, W @ X.T) * v[:, None]                       # (k, n)
+    D = _dphi_vec(code, W @ X.T) * v[:, None]                      # (k, n)
     return np.einsum("rn,nd->nrd", D, X).reshape(X.shape[0], k * d)
 
 
@@ -313,14 +340,7 @@ def jacobian_gram(W, X, v, activation: str = "tanh") -> np.ndarray:
     func = "jacobian_gram"
     W, X, v = _net_args(W, X, v, func)
     code = _code(activation, func)
-    A = W @ X.T
-    if code == 0:
-        D = (A > 0).astype(float)
-    elif code == 1:
-        D = 1.0 - np.tanh(A) ** 2
-    else:
-        D = 0.5 * (1.0 + np.tanh(A / 2.0))
-    Dv = D * v[:, None]
+    Dv = _dphi_vec(code, W @ X.T) * v[:, None]
     return (Dv.T @ Dv) * (X @ X.T)
 
 
@@ -337,7 +357,7 @@ def averaged_jacobian(W1, W2, X, v, activation: str = "tanh") -> np.ndarray:
     code = _code(activation, func)
     k, d = W1.shape
     require(k * d * X.shape[0] <= 5e7, "W1", W1.shape, "keep the Jacobian below 5e7 entries", func=func)
-    D = _div_np(code, W2 @ X.T, W1 @ X.T) * v[:, None]
+    D = _div_vec(code, W2 @ X.T, W1 @ X.T) * v[:, None]
     return np.einsum("rn,nd->nrd", D, X).reshape(X.shape[0], k * d)
 
 
@@ -732,6 +752,121 @@ def kernel_self_distillation(gram, y, f0, a_t, *, rho: float = 0.0, eta=None, ta
                                                       np.ascontiguousarray(a, dtype=float), 4.0 / (1 - 2 * r), T,
                                                       out_f, out_lab)
     return {"outputs": out_f, "labels": out_lab[:T], "eigenvalues": lam, "eigenvectors": V, "step_matrix": S}
+
+
+# ---------------------------------------------------------------------------------------------
+# experiments behind the figure analogues (digits, finite width)
+# ---------------------------------------------------------------------------------------------
+
+
+def _accuracy(W, X, v, y, activation):
+    return float(np.mean(np.sign(network_outputs(W, X, v, activation)) == y))
+
+
+def digits_noisy_runs(noise: float, *, seed: int = 0, width: int = 128, steps: int = 1500, record_every: int = 50,
+                      n_train: int = 150, n_val: int = 100, n_test: int = 300, eta: float | None = None,
+                      decay_start: float = 0.1, decay_end: float = 0.3) -> dict:
+    r"""Plain GD and Algorithm 1 on noisy binary digits, 4x4 pooled (figure analogues of [air, Figs. 4-5, Table 1]).
+
+    Both runs start from one initialisation of a tanh network of ``width`` hidden units (step ``6/n_train`` unless
+    given); Algorithm 1 uses
+    ``h`` with ``rho = min(noise, 0.45)`` and the weight ``a_t = 1`` until ``decay_start * steps``, then linear to 0
+    at ``decay_end * steps``.  Records every ``record_every`` steps: test accuracy (clean test labels),
+    validation accuracy (a held-out split with noisy labels, what early stopping would see), and the labels
+    Algorithm 1 trains on.  Returns also the training inputs and labels (noisy and clean).
+    """
+    func = "digits_noisy_runs"
+    p = require_in(noise, "noise", 0.0, 0.5, closed="left", func=func)
+    s = require_int(seed, "seed", low=0, func=func)
+    k = require_int(width, "width", low=2, high=8192, func=func)
+    require(k % 2 == 0, "width", width, "be even", func=func)
+    T = require_int(steps, "steps", low=1, high=20000, func=func)
+    R = require_int(record_every, "record_every", low=1, high=T, func=func)
+    ntr = require_int(n_train, "n_train", low=10, high=1000, func=func)
+    nv = require_int(n_val, "n_val", low=1, high=300, func=func)
+    nte = require_int(n_test, "n_test", low=1, high=400, func=func)
+    require(ntr + nv + nte <= 1797, "n_train", ntr, "leave room for the validation and test splits (1797 digits)",
+            func=func)
+    ds = require_in(decay_start, "decay_start", 0.0, 1.0, func=func)
+    de = require_in(decay_end, "decay_end", 0.0, 1.0, func=func)
+    require(de > ds, "decay_end", decay_end, f"exceed decay_start = {ds}", func=func)
+    D = digits_binary(n_train=ntr, n_test=min(597, nv + nte), noise=p, seed=s, pool=2)
+    Xv, yv = D["X_test"][:nv], D["y_test"][:nv].copy()
+    Xt, yt = D["X_test"][nv:], D["y_test"][nv:]
+    rng = np.random.default_rng([s, 1])
+    yv[rng.random(nv) < p] *= -1
+    X, y = D["X_train"], D["y_train"]
+    W0, v = init_network(k, X.shape[1], seed=s + 1)
+    e = 6.0 / ntr if eta is None else require_positive(eta, "eta", func=func)
+    rec = np.arange(0, T + 1, R)
+    t = np.arange(T)
+    a = np.clip((de * T - t) / max((de - ds) * T, 1.0), 0.0, 1.0)
+    rho = min(p, 0.45)
+    out = {"steps": rec, "X_train": X, "y_train": y, "y_train_clean": D["y_train_clean"], "a_t": a, "rho": rho}
+    for name, sched in (("gd", None), ("self_distillation", a)):
+        res = train_network(X, y, W0, v, activation="tanh", eta=e, steps=T, a_t=sched, rho=rho, snapshot_steps=rec)
+        out[name] = {"test_accuracy": np.array([_accuracy(W, Xt, v, yt, "tanh") for W in res["W"]]),
+                     "val_accuracy": np.array([_accuracy(W, Xv, v, yv, "tanh") for W in res["W"]]),
+                     "train_accuracy_clean": np.mean(np.sign(res["outputs"][rec]) == D["y_train_clean"][None, :], axis=1),
+                     "labels": res["labels"][np.minimum(rec, T - 1)]}
+    return out
+
+
+def top_energy_monte_carlo(gram, y_clean, p: float, *, draws: int = 1000, top: int = 5, seed: int = 0) -> np.ndarray:
+    r"""Samples of ``||P y||^2 / ||y||^2`` for labels flipped independently with probability ``p`` [air, Fig. 2].
+
+    ``P`` projects onto the eigenvectors of the ``top`` largest eigenvalues of ``gram``; the exact mean is
+    ``kdtheory.theory.air.expected_top_energy``.
+    """
+    func = "top_energy_monte_carlo"
+    H, lam, V = _gram(gram, func)
+    n = H.shape[0]
+    yc = _vec(y_clean, n, "y_clean", func)
+    require(bool(np.all(np.abs(yc) == 1)), "y_clean", yc, "have entries in {-1, +1}", func=func)
+    pp = require_in(p, "p", 0.0, 1.0, func=func)
+    m = require_int(draws, "draws", low=1, high=10 ** 6, func=func)
+    t = require_int(top, "top", low=1, high=n, func=func)
+    s = require_int(seed, "seed", low=0, func=func)
+    require(float(m) * n <= 5e8, "draws", draws, "keep draws * n <= 5e8", func=func)
+    rng = np.random.default_rng(s)
+    Y = np.where(rng.random((m, n)) < pp, -yc, yc)
+    return np.sum((Y @ V[:, -t:]) ** 2, axis=1) / n
+
+
+def teacher_student(noise: float, *, seed: int = 0, teacher_width: int = 512, student_width: int = 8,
+                    teacher_steps: int = 1000, snapshots: int = 8, student_steps: int = 300, n_train: int = 200,
+                    n_test: int = 300) -> dict:
+    r"""Students distilled from snapshots of a wide teacher (figure analogue of [air, Fig. 1]).
+
+    A tanh teacher of ``teacher_width`` units is trained by GD on noisy binary digits (4x4 pooled); at ``snapshots`` times
+    (log-spaced up to ``teacher_steps``) its training outputs become the soft targets of a small tanh student
+    (``student_width`` units, MSE, ``student_steps`` of GD from one fixed initialisation).  Returns the times and
+    the teacher's and each student's test accuracy on clean test labels.
+    """
+    func = "teacher_student"
+    p = require_in(noise, "noise", 0.0, 0.5, closed="left", func=func)
+    s = require_int(seed, "seed", low=0, func=func)
+    kt = require_int(teacher_width, "teacher_width", low=2, high=8192, func=func)
+    ks = require_int(student_width, "student_width", low=2, high=1024, func=func)
+    require(kt % 2 == 0 and ks % 2 == 0, "teacher_width", (kt, ks), "be even (both widths)", func=func)
+    T = require_int(teacher_steps, "teacher_steps", low=2, high=50000, func=func)
+    m = require_int(snapshots, "snapshots", low=2, high=50, func=func)
+    Ts = require_int(student_steps, "student_steps", low=1, high=50000, func=func)
+    ntr = require_int(n_train, "n_train", low=10, high=1000, func=func)
+    nte = require_int(n_test, "n_test", low=1, high=597, func=func)
+    D = digits_binary(n_train=ntr, n_test=nte, noise=p, seed=s, pool=2)
+    X, y, Xt, yt = D["X_train"], D["y_train"], D["X_test"], D["y_test"]
+    times = np.unique(np.round(np.logspace(0, math.log10(T), m)).astype(np.int64))
+    Wt0, vt = init_network(kt, X.shape[1], seed=s + 1)
+    res = train_network(X, y, Wt0, vt, activation="tanh", eta=4.0 / ntr, steps=T, snapshot_steps=times)
+    Ws0, vs = init_network(ks, X.shape[1], seed=s + 2)
+    teacher_acc, student_acc = [], []
+    for W in res["W"]:
+        teacher_acc.append(_accuracy(W, Xt, vt, yt, "tanh"))
+        target = network_outputs(W, X, vt, "tanh")
+        st = train_network(X, target, Ws0, vs, activation="tanh", eta=4.0 / ntr, steps=Ts, snapshot_steps=[Ts])
+        student_acc.append(_accuracy(st["W"][0], Xt, vs, yt, "tanh"))
+    return {"times": times, "teacher_test_accuracy": np.array(teacher_acc), "student_test_accuracy": np.array(student_acc)}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -26,7 +26,9 @@ and in the radius on ``[0, 12]`` (the Gaussian tail beyond 12 is below ``1e-31``
 sector the integrand is smooth for every activation that is smooth away from 0 (ReLU and its
 step derivative included), so the rule converges geometrically; a plain tensor Gauss-Hermite
 rule converges only algebraically for ReLU-type kinks and slowly as the pair's correlation
-tends to 1.  The error estimate is the difference to the same rule with half the nodes.
+tends to 1.  The error estimate is four times the difference to the same rule with half the nodes (the
+factor covers stalled, non-monotone convergence for row norms of a few units; ``air.def2`` checks it against
+the rule with twice the nodes).
 
 SymPy is imported inside the ``derive_*`` functions only.
 """
@@ -220,7 +222,8 @@ def ntk_gram(X, activation="relu", *, nodes: int = 24, return_error: bool = Fals
     the kernel needs), both by quadrature in the plane of each pair (module docstring) with
     ``nodes`` angular nodes per sector (times the largest row norm, rounded up; row norms at most 16).
     With ``return_error`` the result is ``(Sigma, err)``,
-    ``err`` the entrywise quadrature error estimate (zeros for the ReLU closed form).
+    ``err`` the entrywise quadrature error estimate, four times the difference to the rule with half the
+    nodes (zeros for the ReLU closed form).
     """
     func = "ntk_gram"
     name, fn = _activation(activation, func, "phi' (the derivative of the activation)")
@@ -237,7 +240,7 @@ def ntk_gram(X, activation="relu", *, nodes: int = 24, return_error: bool = Fals
         d = fn if fn is not None else (lambda u, _n=name: _dphi(_n, u))
         E = _pairwise(X, d, d, m)
         E_half = _pairwise(X, d, d, m // 2) if return_error else E
-        G, err = inner * E, np.abs(inner) * np.abs(E - E_half)
+        G, err = inner * E, 4.0 * np.abs(inner) * np.abs(E - E_half)
         _checked_finite(G, func, "callable" if fn is not None else name)
     G = (G + G.T) / 2.0
     return (G, err) if return_error else G
@@ -277,7 +280,7 @@ def initial_output_covariance(X, activation="relu", *, nodes: int = 24, return_e
         mean = np.diag(_pairwise(X, f, one, m))
         mean_half = np.diag(_pairwise(X, f, one, m // 2)) if return_error else mean
         C = S - np.outer(mean, mean)
-        err = np.abs(S - S_half) + np.abs(np.outer(mean, mean) - np.outer(mean_half, mean_half))
+        err = 4.0 * (np.abs(S - S_half) + np.abs(np.outer(mean, mean) - np.outer(mean_half, mean_half)))
         _checked_finite(C, func, "callable" if fn is not None else name)
     C = (C + C.T) / 2.0
     return (C, err) if return_error else C

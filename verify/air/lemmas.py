@@ -304,6 +304,19 @@ def _cluster_pairs(rng, run: Run):
     return out
 
 
+def _tight_squares(X: np.ndarray, Xc: np.ndarray, scale: float):
+    """Exact squares of both sides on a common-displacement instance (identical rows, W = W~ = 0).
+
+    There ``J(0, X) - J(0, X~)`` has the identical rows ``v (x) delta``, so its norm is ``sqrt(n) |delta|`` exactly, and
+    the instance's eps is ``|delta|``: the squares ``n |delta|^2`` and ``(scale sqrt(n) eps)^2`` in rationals.
+    """
+    if not (np.all(X == X[0]) and np.all(Xc == Xc[0])):
+        raise ValueError("_tight_squares: the instance must have identical rows")
+    d2 = sum((Fraction(float(a)) - Fraction(float(b))) ** 2 for a, b in zip(X[0], Xc[0]))
+    n = X.shape[0]
+    return n * d2, Fraction(scale) ** 2 * n * d2
+
+
 @claim("air.lemma3", ref="Lemma 3, Eq. (3)", kind="inequality",
        statement="||J(W, X) - J(W~, X~)|| <= Gamma sqrt(n)/sqrt(k) (||W - W~||_F + eps ||W~|| + eps sqrt(k))")
 def lemma3(run: Run) -> Outcome:
@@ -315,8 +328,8 @@ def lemma3(run: Run) -> Outcome:
     points displaced by one common vector and ``W = W~ = 0``, where the bound is attained
     (``||J(0, X) - J(0, X~)|| = ||X - X~|| = sqrt(n) eps``).
 
-    Check: worst ratio ``||J(W, X) - J(W~, X~)|| / bound <= 1`` (ratios within 1e-6 above 1 re-evaluated in 50
-    digits).  Details: the proof's intermediate step ``||phi'(W~X^T) - phi'(W~X~^T)|| <= Gamma ||W~|| ||X - X~||``
+    Check: worst ratio ``||J(W, X) - J(W~, X~)|| / bound <= 1`` (ratios within 1e-6 above 1 decided exactly: on the
+    tight instances both sides squared are ``n |delta|^2`` in rationals).  Details: the proof's intermediate step ``||phi'(W~X^T) - phi'(W~X~^T)|| <= Gamma ||W~|| ||X - X~||``
     in spectral norm, which is false (an entrywise Lipschitz map does not preserve spectral-norm bounds; a 2 x 2
     tanh instance exceeds it), while the lemma itself holds through Frobenius norms.
 
@@ -342,10 +355,7 @@ def lemma3(run: Run) -> Outcome:
         if not tight:
             return vals[i], bnds[i]
         # W = W~ = 0: J(0, X) - J(0, X~) has rows (v (x) (x_i - x~_i)), norm ||X - X~|| (||v|| = 1 exactly)
-        D = mp.matrix([[mp.mpf(a) - mp.mpf(b) for a, b in zip(x, c)] for x, c in zip(X, Xc)])
-        lhs = lambda: mp.sqrt(max(mp.eigsy(D * D.T)[0]))
-        rhs = lambda: mp.mpf(scale) * mp.sqrt(X.shape[0]) * mp.mpf(eps)
-        return lhs, rhs
+        return _tight_squares(X, Xc, scale)
 
     out = ev.bound_outcome(vals, bnds, certify=certify)
     step = _lemma3_step_counterexample()
@@ -424,7 +434,8 @@ def lemma4(run: Run) -> Outcome:
     Jacobians exact (``kdtheory.numerics.air.averaged_jacobian``); the common-displacement instances at
     ``W1 = W2 = W~1 = W~2 = 0`` attain the bound.
 
-    Check: worst ratio ``<= 1`` (ratios within 1e-6 above 1 re-evaluated in 50 digits).
+    Check: worst ratio ``<= 1`` (ratios within 1e-6 above 1 decided exactly on the tight instances, as in
+    ``air.lemma3``).
 
     Negative control: bound scaled by ``1 - 1e-6``: the tight instances fail.
     """
@@ -453,9 +464,7 @@ def lemma4(run: Run) -> Outcome:
         X, Xc, eps, tight = inst[i]
         if not tight:
             return vals[i], bnds[i]
-        D = mp.matrix([[mp.mpf(a) - mp.mpf(b) for a, b in zip(x, c)] for x, c in zip(X, Xc)])
-        return (lambda: mp.sqrt(max(mp.eigsy(D * D.T)[0])),
-                lambda: mp.mpf(scale) * mp.sqrt(X.shape[0]) * mp.mpf(eps))
+        return _tight_squares(X, Xc, scale)
 
     return ev.bound_outcome(vals, bnds, certify=certify)
 
