@@ -41,15 +41,52 @@ cross-entropy has a finite minimiser, as MNIST does for a linear model) and
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from kdtheory.theory._checks import require, require_finite, require_in, require_positive
+from kdtheory.theory._checks import (require, require_array, require_distribution, require_in,
+                                     require_positive, require_type)
+
+__all__ = ["METHODS", "COMPRESSORS", "RECORDS", "MAX_ENTRIES", "MAX_PARAMS", "MAX_REPLICAS", "MAX_STEPS",
+           "MAX_LBFGS_ITERATIONS", "MAX_LOGIT", "TrainingDiverged", "Dataset", "Net", "TrainResult", "digits_data",
+           "synthetic_data", "predict_proba", "cross_entropy", "accuracy", "distillation_loss", "loss_gradient",
+           "distillation_gradient", "train", "fit_lbfgs"]
 
 METHODS = ("kd", "linearized", "unbiased")
 COMPRESSORS = ("fixed_mask", "randk", "bernoulli")
 RECORDS = ("running", "full", "full_avg", "val", "variance", "alignment")
+
+# Caps (issue #9: no input makes a call run unbounded); each is named in its error message.
+MAX_ENTRIES = 10 ** 8  # data entries (samples x features), per-sample gradient tables (replicas x samples x P)
+MAX_PARAMS = 10 ** 7  # parameters of one network
+MAX_REPLICAS = 10 ** 5
+MAX_STEPS = 10 ** 9  # train: epochs x steps per epoch x replicas
+MAX_LBFGS_ITERATIONS = 10 ** 6
+MAX_LOGIT = 1e100  # logits beyond this are refused (their softmax would overflow to NaN)
+
+
+class TrainingDiverged(FloatingPointError, ValueError):
+    """Raised by :func:`train` when the loss or the parameters stop being finite: the step size ``lr`` is too
+    large for the instance (a ``ValueError`` naming ``lr``, and a ``FloatingPointError``)."""
+
+
+def _count(x, name: str, low: int, high: int, func: str) -> int:
+    """An integer in [low, high]: TypeError for a non-integer, ValueError outside the range."""
+    require_type(isinstance(x, (numbers.Integral, np.integer)) and not isinstance(x, (bool, np.bool_)), name, x,
+                 "be an integer", func=func)
+    require(low <= int(x) <= high, name, x, f"be an integer >= {low} (and <= {high}, the cap)", func=func)
+    return int(x)
+
+
+def _seed(seed, func: str) -> int:
+    return _count(seed, "seed", 0, 2 ** 63 - 1, func)
+
+
+def _choice(x, name: str, choices: tuple, func: str):
+    require(isinstance(x, str) and x in choices, name, x, f"be one of {choices}", func=func)
+    return x
 
 
 # --------------------------------------------------------------------------- data
@@ -66,6 +103,17 @@ class Dataset:
     n_classes: int
     name: str = ""
 
+    def __post_init__(self):
+        func = "Dataset"
+        K = _count(self.n_classes, "n_classes", 2, 10 ** 5, func)
+        for xs, ys, part in ((self.X_train, self.y_train, "train"), (self.X_val, self.y_val, "val")):
+            X = require_array(xs, f"X_{part}", ndim=2, func=func)
+            y = np.asarray(ys)
+            require(y.shape == (X.shape[0],) and y.dtype.kind in "iu" and bool(np.all((y >= 0) & (y < K))),
+                    f"y_{part}", ys, f"be {X.shape[0]} integer labels in [0, {K})", func=func)
+        require(np.shape(self.X_val)[1] == np.shape(self.X_train)[1], "X_val", self.X_val,
+                f"have {np.shape(self.X_train)[1]} columns (as X_train)", func=func)
+
     @property
     def n_features(self) -> int:
         return int(self.X_train.shape[1])
@@ -75,10 +123,12 @@ class Dataset:
         return int(self.X_train.shape[0])
 
 
-def _split_standardise(X, y, n_classes, *, val_fraction, label_noise, rng, name) -> Dataset:
+def _split_standardise(X, y, n_classes, *, val_fraction, label_noise, rng, name, func) -> Dataset:
     n = X.shape[0]
     perm = rng.permutation(n)
     n_val = int(round(val_fraction * n))
+    require(1 <= n_val <= n - 2, "val_fraction", val_fraction,
+            f"leave at least 1 validation and 2 training samples of the {n}", func=func)
     val, tr = perm[:n_val], perm[n_val:]
     Xtr, Xva = X[tr], X[val]
     ytr, yva = y[tr].copy(), y[val].copy()
@@ -101,9 +151,12 @@ def digits_data(*, seed: int = 0, pool: int = 2, label_noise: float = 0.1, val_f
     training set is linearly separable, so its cross-entropy infimum 0 is not
     attained).
     """
-    require(pool in (1, 2, 4, 8), "pool", pool, "be one of 1, 2, 4, 8")
-    require_in(label_noise, "label_noise", 0.0, 1.0, closed="left")
-    require_in(val_fraction, "val_fraction", 0.0, 1.0, closed="neither")
+    func = "digits_data"
+    pool = _count(pool, "pool", 1, 8, func)
+    require(pool in (1, 2, 4, 8), "pool", pool, "be one of 1, 2, 4, 8", func=func)
+    label_noise = require_in(label_noise, "label_noise", 0.0, 1.0, closed="left", func=func)
+    val_fraction = require_in(val_fraction, "val_fraction", 0.0, 1.0, closed="neither", func=func)
+    seed = _seed(seed, func)
     from sklearn.datasets import load_digits
 
     d = load_digits()
@@ -111,27 +164,29 @@ def digits_data(*, seed: int = 0, pool: int = 2, label_noise: float = 0.1, val_f
     s = 8 // pool
     X = img.reshape(-1, s, pool, s, pool).mean(axis=(2, 4)).reshape(len(img), -1)
     return _split_standardise(X, d.target, 10, val_fraction=val_fraction, label_noise=label_noise,
-                              rng=np.random.default_rng(seed), name=f"digits(pool={pool}, noise={label_noise:g})")
+                              rng=np.random.default_rng(seed), name=f"digits(pool={pool}, noise={label_noise:g})",
+                              func=func)
 
 
 def synthetic_data(*, n: int = 600, n_features: int = 10, n_classes: int = 4, separation: float = 1.5,
                    label_noise: float = 0.1, val_fraction: float = 0.25, seed: int = 0) -> Dataset:
     """Seeded Gaussian classes: class means drawn on a sphere of radius ``separation``, unit covariance."""
-    require(isinstance(n, (int, np.integer)) and n >= 4, "n", n, "be an integer >= 4")
-    require(isinstance(n_features, (int, np.integer)) and n_features >= 1, "n_features", n_features,
-            "be an integer >= 1")
-    require(isinstance(n_classes, (int, np.integer)) and n_classes >= 2, "n_classes", n_classes,
-            "be an integer >= 2")
-    require_positive(separation, "separation", strict=False)
-    require_in(label_noise, "label_noise", 0.0, 1.0, closed="left")
-    require_in(val_fraction, "val_fraction", 0.0, 1.0, closed="neither")
-    rng = np.random.default_rng(seed)
+    func = "synthetic_data"
+    n = _count(n, "n", 4, MAX_ENTRIES, func)
+    n_features = _count(n_features, "n_features", 1, MAX_ENTRIES, func)
+    require(n * n_features <= MAX_ENTRIES, "n", n, f"times n_features = {n_features} be at most MAX_ENTRIES = "
+            f"{MAX_ENTRIES:.0e}", func=func)
+    n_classes = _count(n_classes, "n_classes", 2, 10 ** 5, func)
+    separation = require_in(separation, "separation", 0.0, 1e100, func=func)
+    label_noise = require_in(label_noise, "label_noise", 0.0, 1.0, closed="left", func=func)
+    val_fraction = require_in(val_fraction, "val_fraction", 0.0, 1.0, closed="neither", func=func)
+    rng = np.random.default_rng(_seed(seed, func))
     means = rng.standard_normal((n_classes, n_features))
     means *= separation / np.linalg.norm(means, axis=1, keepdims=True)
     y = rng.integers(0, n_classes, n)
     X = means[y] + rng.standard_normal((n, n_features))
     return _split_standardise(X, y, n_classes, val_fraction=val_fraction, label_noise=label_noise, rng=rng,
-                              name=f"synthetic(n={n}, d={n_features}, K={n_classes})")
+                              name=f"synthetic(n={n}, d={n_features}, K={n_classes})", func=func)
 
 
 # --------------------------------------------------------------------------- model
@@ -150,10 +205,13 @@ class Net:
     shapes: tuple = field(init=False, repr=False)
 
     def __post_init__(self):
-        d, K, h = self.n_features, self.n_classes, self.hidden
-        require(isinstance(d, (int, np.integer)) and d >= 1, "n_features", d, "be an integer >= 1", func="Net")
-        require(isinstance(K, (int, np.integer)) and K >= 2, "n_classes", K, "be an integer >= 2", func="Net")
-        require(isinstance(h, (int, np.integer)) and h >= 0, "hidden", h, "be an integer >= 0", func="Net")
+        d = _count(self.n_features, "n_features", 1, MAX_PARAMS, "Net")
+        K = _count(self.n_classes, "n_classes", 2, MAX_PARAMS, "Net")
+        h = _count(self.hidden, "hidden", 0, MAX_PARAMS, "Net")
+        n_params = (d + 1) * K if h == 0 else (d + 1) * h + (h + 1) * K
+        require(n_params <= MAX_PARAMS, "hidden" if h else "n_features", h if h else d,
+                f"give at most MAX_PARAMS = {MAX_PARAMS:.0e} parameters, got {n_params} with n_features = {d}, "
+                f"n_classes = {K}, hidden = {h}", func="Net")
         shapes = ((d, K), (K,)) if h == 0 else ((d, h), (h,), (h, K), (K,))
         object.__setattr__(self, "shapes", shapes)
 
@@ -240,19 +298,39 @@ def _per_sample_grads(net: Net, params: np.ndarray, cache, dz: np.ndarray) -> np
 # --------------------------------------------------------------------------- checked public helpers
 
 
+def _require_net(net, func: str) -> None:
+    require_type(isinstance(net, Net), "net", net, "be a Net", func=func)
+
+
+def _checked_forward(net: Net, params: np.ndarray, X: np.ndarray, func: str):
+    """_forward of a public call: the logits must be finite and at most MAX_LOGIT in magnitude."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        z, cache = _forward(net, params, X)
+    require(bool(np.all(np.isfinite(z))) and float(np.max(np.abs(z), initial=0.0)) <= MAX_LOGIT, "params", None,
+            f"give finite logits of magnitude at most MAX_LOGIT = {MAX_LOGIT:g} on X (lower the scale of the "
+            "parameters or of X)", func=func)
+    return z, cache
+
+
 def _as_params(net: Net, params, name: str, func: str) -> np.ndarray:
-    arr = require_finite(params, name, func=func)
+    arr = require_array(params, name, ndim=(1, 2), func=func)
     if arr.ndim == 1:
         arr = arr[None, :]
-    require(arr.ndim == 2 and arr.shape[1] == net.n_params, name, params,
-            f"have shape (P,) or (R, P) with P = {net.n_params}", func=func)
+    require(arr.ndim == 2 and arr.shape[1] == net.n_params and arr.shape[0] <= MAX_REPLICAS, name, params,
+            f"have shape (P,) or (R, P) with P = {net.n_params} and R <= {MAX_REPLICAS}", func=func)
     return arr
 
 
+def _check_x(net: Net, X, func: str) -> np.ndarray:
+    X = require_array(X, "X", ndim=2, func=func)
+    require(X.shape[1] == net.n_features and X.size <= MAX_ENTRIES, "X", X,
+            f"have shape (n, {net.n_features}) with at most {MAX_ENTRIES:.0e} entries", func=func)
+    return X
+
+
 def _check_xy(net: Net, X, y, func: str):
-    X = require_finite(X, "X", func=func)
-    require(X.ndim == 2 and X.shape[1] == net.n_features, "X", X,
-            f"have shape (n, {net.n_features})", func=func)
+    X = _check_x(net, X, func)
+    require(X.shape[0] >= 1, "X", X, "have at least one row", func=func)
     y = np.asarray(y)
     require(y.shape == (X.shape[0],) and np.issubdtype(y.dtype, np.integer)
             and bool(np.all((y >= 0) & (y < net.n_classes))), "y", y,
@@ -265,7 +343,7 @@ def _onehot(y: np.ndarray, K: int) -> np.ndarray:
 
 
 def _check_lams(lam, R: int | None, func: str) -> np.ndarray:
-    lams = np.atleast_1d(np.asarray(lam, dtype=float))
+    lams = np.atleast_1d(require_array(lam, "lam", ndim=(0, 1), finite=False, func=func))
     require(lams.ndim == 1 and bool(np.all(np.isfinite(lams))) and bool(np.all((lams >= 0) & (lams <= 1))),
             "lam", lam, "lie in [0, 1] (a scalar or a 1-d array)", func=func)
     if R is not None and lams.size not in (1, R):
@@ -275,52 +353,57 @@ def _check_lams(lam, R: int | None, func: str) -> np.ndarray:
 
 def predict_proba(net: Net, params, X) -> np.ndarray:
     """Class probabilities ``(R, n, K)`` of the model(s) ``params`` on inputs ``X``."""
+    _require_net(net, "predict_proba")
     P = _as_params(net, params, "params", "predict_proba")
-    X = require_finite(X, "X", func="predict_proba")
-    require(X.ndim == 2 and X.shape[1] == net.n_features, "X", X, f"have shape (n, {net.n_features})",
-            func="predict_proba")
-    return _softmax(_forward(net, P, X[None])[0])
+    X = _check_x(net, X, "predict_proba")
+    return _softmax(_checked_forward(net, P, X[None], "predict_proba")[0])
 
 
 def cross_entropy(net: Net, params, X, y) -> np.ndarray:
     """Mean cross-entropy f(x) = (1/n) sum_n CE(p_x(a_n), y_n) [kd, Eq. (1)], one value per replica."""
+    _require_net(net, "cross_entropy")
     P = _as_params(net, params, "params", "cross_entropy")
     X, y = _check_xy(net, X, y, "cross_entropy")
-    return _cross_entropy(_forward(net, P, X[None])[0], _onehot(y, net.n_classes))
+    return _cross_entropy(_checked_forward(net, P, X[None], "cross_entropy")[0], _onehot(y, net.n_classes))
 
 
 def accuracy(net: Net, params, X, y) -> np.ndarray:
     """Fraction of correct argmax predictions, one value per replica."""
+    _require_net(net, "accuracy")
     P = _as_params(net, params, "params", "accuracy")
     X, y = _check_xy(net, X, y, "accuracy")
-    return (_forward(net, P, X[None])[0].argmax(axis=-1) == y[None]).mean(axis=-1)
+    return (_checked_forward(net, P, X[None], "accuracy")[0].argmax(axis=-1) == y[None]).mean(axis=-1)
 
 
 def distillation_loss(net: Net, params, teacher, X, y, lam) -> np.ndarray:
     """Self-distillation objective (4): (1-lam) CE(labels) + lam CE(teacher probabilities), per replica."""
+    _require_net(net, "distillation_loss")
     P = _as_params(net, params, "params", "distillation_loss")
     Th = _as_params(net, teacher, "teacher", "distillation_loss")
     X, y = _check_xy(net, X, y, "distillation_loss")
     lams = _check_lams(lam, P.shape[0], "distillation_loss")
-    z = _forward(net, P, X[None])[0]
-    pt = _softmax(_forward(net, Th, X[None])[0])
+    require(Th.shape[0] in (1, P.shape[0]), "teacher", teacher, f"have 1 or {P.shape[0]} replicas (as params)",
+            func="distillation_loss")
+    z = _checked_forward(net, P, X[None], "distillation_loss")[0]
+    pt = _softmax(_checked_forward(net, Th, X[None], "distillation_loss")[0])
     Y = _onehot(y, net.n_classes)[None]
     return (1 - lams) * _cross_entropy(z, Y) + lams * _cross_entropy(z, pt)
 
 
 def loss_gradient(net: Net, params, X, y, targets=None) -> tuple[np.ndarray, np.ndarray]:
     """Mean CE and its gradient ``(R, P)`` w.r.t. the parameters; ``targets`` (n, K) soft labels replace ``y``."""
+    _require_net(net, "loss_gradient")
     P = _as_params(net, params, "params", "loss_gradient")
     X, y = _check_xy(net, X, y, "loss_gradient")
     T = _onehot(y, net.n_classes)[None]
     if targets is not None:
-        from kdtheory.theory._checks import require_distribution
-
         T = require_distribution(targets, "targets", func="loss_gradient")
-        require(T.shape[-2:] == (X.shape[0], net.n_classes), "targets", targets,
-                f"have shape (..., {X.shape[0]}, {net.n_classes})", func="loss_gradient")
+        require(T.ndim in (2, 3) and T.shape[-2:] == (X.shape[0], net.n_classes)
+                and (T.ndim == 2 or T.shape[0] in (1, P.shape[0])), "targets", targets,
+                f"have shape ({X.shape[0]}, {net.n_classes}) or (1 or R, {X.shape[0]}, {net.n_classes})",
+                func="loss_gradient")
         T = T if T.ndim == 3 else T[None]
-    z, cache = _forward(net, P, X[None])
+    z, cache = _checked_forward(net, P, X[None], "loss_gradient")
     dz = (_softmax(z) - T) / X.shape[0]
     return _cross_entropy(z, T), _backward(net, P, cache, dz)
 
@@ -351,7 +434,8 @@ def distillation_gradient(net: Net, params, teacher, X, y, lam, method: str = "k
     For ``"unbiased"`` the full-batch teacher gradient is taken over the same ``(X, y)``, so on the
     full data set (16) reduces to grad f(x) [kd, Sec. 5].
     """
-    require(method in METHODS, "method", method, f"be one of {METHODS}")
+    _require_net(net, "distillation_gradient")
+    _choice(method, "method", METHODS, "distillation_gradient")
     P = _as_params(net, params, "params", "distillation_gradient")
     Th = _as_params(net, teacher, "teacher", "distillation_gradient")
     X, y = _check_xy(net, X, y, "distillation_gradient")
@@ -362,9 +446,10 @@ def distillation_gradient(net: Net, params, teacher, X, y, lam, method: str = "k
     P, Th = np.broadcast_to(P, (R, P.shape[1])), np.broadcast_to(Th, (R, Th.shape[1]))
     lam3 = np.broadcast_to(lams, (R,))[:, None, None]
     Y = _onehot(y, net.n_classes)[None]
+    _checked_forward(net, P, X[None], "distillation_gradient")
+    zt, ct = _checked_forward(net, Th, X[None], "distillation_gradient")
     full = None
     if method == "unbiased":
-        zt, ct = _forward(net, Th, X[None])
         full = _backward(net, Th, ct, (_softmax(zt) - Y) / X.shape[0])
     return _directions(net, P, Th, X[None], Y, lam3, method, full)[method]
 
@@ -456,36 +541,46 @@ def train(data: Dataset, net: Net, *, lam=0.0, teacher=None, method: str = "line
         paper's experiments), or drawn i.i.d. with replacement (the xi ~ D of the analysis, Eq. (7)).
         An epoch is n // batch_size steps either way.
 
-    Raises ``FloatingPointError`` naming the epoch and step if the loss or parameters stop being finite.
+    Raises :class:`TrainingDiverged` (a ``FloatingPointError`` and a ``ValueError`` naming ``lr``) with the epoch
+    and step if the loss or the parameters stop being finite.
     """
     func = "train"
-    require(isinstance(data, Dataset), "data", type(data).__name__, "be a Dataset", func=func)
-    require(isinstance(net, Net), "net", type(net).__name__, "be a Net", func=func)
+    require_type(isinstance(data, Dataset), "data", data, "be a Dataset", func=func)
+    _require_net(net, func)
     require(data.n_features == net.n_features and data.n_classes == net.n_classes, "net", net,
             f"match the data ({data.n_features} features, {data.n_classes} classes)", func=func)
-    require(method in METHODS, "method", method, f"be one of {METHODS}", func=func)
-    require(sampling in ("reshuffle", "replacement"), "sampling", sampling, "be 'reshuffle' or 'replacement'",
-            func=func)
-    require(compressor in COMPRESSORS, "compressor", compressor, f"be one of {COMPRESSORS}", func=func)
+    _choice(method, "method", METHODS, func)
+    _choice(sampling, "sampling", ("reshuffle", "replacement"), func)
+    _choice(compressor, "compressor", COMPRESSORS, func)
+    require_type(isinstance(record, (tuple, list)) and all(isinstance(r, str) for r in record), "record", record,
+                 "be a tuple of strings", func=func)
     require(all(r in RECORDS for r in record), "record", record, f"contain only {RECORDS}", func=func)
-    lrs = np.atleast_1d(np.asarray(lr, dtype=float))
+    require_type(isinstance(common_batches, (bool, np.bool_)), "common_batches", common_batches, "be a bool", func=func)
+    seed = _seed(seed, func)
+    lrs = np.atleast_1d(require_array(lr, "lr", ndim=(0, 1), finite=False, func=func))
     require(lrs.ndim == 1 and bool(np.all(np.isfinite(lrs) & (lrs > 0))), "lr", lr,
             "be > 0 (a scalar or a 1-d array)", func=func)
-    require_positive(weight_decay, "weight_decay", strict=False, func=func)
-    dens = np.atleast_1d(np.asarray(density, dtype=float))
+    weight_decay = require_positive(weight_decay, "weight_decay", strict=False, func=func)
+    dens = np.atleast_1d(require_array(density, "density", ndim=(0, 1), finite=False, func=func))
     require(dens.ndim == 1 and bool(np.all(np.isfinite(dens) & (dens > 0) & (dens <= 1))), "density", density,
             "lie in (0, 1] (a scalar or a 1-d array)", func=func)
     n = data.n_train
-    require(isinstance(batch_size, (int, np.integer)) and 1 <= batch_size <= n, "batch_size", batch_size,
-            f"be an integer in [1, {n}]", func=func)
-    require(isinstance(epochs, (int, np.integer)) and epochs >= 1, "epochs", epochs, "be an integer >= 1",
-            func=func)
-    require(isinstance(variance_points, (int, np.integer)) and variance_points >= 1, "variance_points",
-            variance_points, "be an integer >= 1", func=func)
+    batch_size = _count(batch_size, "batch_size", 1, n, func)
+    epochs = _count(epochs, "epochs", 1, MAX_STEPS, func)
+    variance_points = _count(variance_points, "variance_points", 1, 10 ** 4, func)
     lams = _check_lams(lam, None, func)
+    if replicas is not None:
+        replicas = _count(replicas, "replicas", 1, MAX_REPLICAS, func)
     R = int(replicas) if replicas is not None else max(lams.size, lrs.size, dens.size)
-    require(R >= 1 and all(a.size in (1, R) for a in (lams, lrs, dens)), "replicas", replicas,
-            f"be >= 1 and match the lengths of lam, lr, density ({lams.size}, {lrs.size}, {dens.size})", func=func)
+    require(1 <= R <= MAX_REPLICAS and all(a.size in (1, R) for a in (lams, lrs, dens)), "replicas", replicas,
+            f"be in [1, {MAX_REPLICAS}] and match the lengths of lam, lr, density ({lams.size}, {lrs.size}, "
+            f"{dens.size})", func=func)
+    steps = epochs * (n // batch_size) * R
+    require(steps <= MAX_STEPS, "epochs", epochs, f"times {n // batch_size} steps per epoch times {R} replicas be at "
+            f"most MAX_STEPS = {MAX_STEPS:.0e}", func=func)
+    per_sample = R * n * net.n_params if ("variance" in record and net.hidden) else 0
+    require(per_sample <= MAX_ENTRIES, "record", record, f"not ask for 'variance' of an MLP with R n P = {per_sample} "
+            f"> MAX_ENTRIES = {MAX_ENTRIES:.0e} (the per-sample gradient table)", func=func)
     lams = np.broadcast_to(lams, (R,)).copy()
     lrs = np.broadcast_to(lrs, (R,))[:, None]
     dens = np.broadcast_to(dens, (R,)).copy()
@@ -541,8 +636,9 @@ def train(data: Dataset, net: Net, *, lam=0.0, teacher=None, method: str = "line
             d = _directions(net, x, theta, Xb, Yb, lam3, method, full_teacher_grad, want_both=want_align)
             loss = d["loss"]
             if not np.all(np.isfinite(loss)):
-                raise FloatingPointError(f"train: loss diverged at epoch {e}, step {it} "
-                                         f"(replicas {np.flatnonzero(~np.isfinite(loss)).tolist()})")
+                raise TrainingDiverged(f"train: lr must be small enough for the loss to stay finite, got {lr!r}: "
+                                       f"the loss diverged at epoch {e}, step {it} "
+                                       f"(replicas {np.flatnonzero(~np.isfinite(loss)).tolist()})")
             out["running"][:, e] += loss / n_iter
             if want_align:
                 gk, gl = d["kd"], d["linearized"]
@@ -565,7 +661,8 @@ def train(data: Dataset, net: Net, *, lam=0.0, teacher=None, method: str = "line
                     keep = (u < dens[:, None]) / dens[:, None]
                 x = x * keep
         if not np.all(np.isfinite(x)):
-            raise FloatingPointError(f"train: parameters diverged in epoch {e}")
+            raise TrainingDiverged(f"train: lr must be small enough for the parameters to stay finite, got {lr!r}: "
+                                   f"they diverged in epoch {e}")
         if "full" in record:
             out["full"][:, e] = _cross_entropy(_forward(net, x, X3)[0], Y3)
         if "val" in record:
@@ -591,18 +688,30 @@ def fit_lbfgs(data: Dataset, net: Net, *, init=None, maxiter: int = 2000, gtol: 
     """
     from scipy.optimize import minimize
 
-    require(isinstance(data, Dataset) and isinstance(net, Net), "data", type(data).__name__,
-            "be a Dataset (and net a Net)")
-    require(isinstance(maxiter, (int, np.integer)) and maxiter >= 1, "maxiter", maxiter, "be an integer >= 1")
-    require_positive(gtol, "gtol")
-    require_positive(weight_decay, "weight_decay", strict=False)
-    x0 = net.init(np.random.default_rng(seed), 1)[0] if init is None else _as_params(net, init, "init",
-                                                                                       "fit_lbfgs")[0]
+    func = "fit_lbfgs"
+    require_type(isinstance(data, Dataset), "data", data, "be a Dataset", func=func)
+    _require_net(net, func)
+    require(data.n_features == net.n_features and data.n_classes == net.n_classes, "net", net,
+            f"match the data ({data.n_features} features, {data.n_classes} classes)", func=func)
+    maxiter = _count(maxiter, "maxiter", 1, MAX_LBFGS_ITERATIONS, func)
+    gtol = require_positive(gtol, "gtol", func=func)
+    weight_decay = require_positive(weight_decay, "weight_decay", strict=False, func=func)
+    seed = _seed(seed, func)
+    if init is not None:
+        init = _as_params(net, init, "init", func)
+        require(init.shape[0] == 1, "init", init, "be one parameter vector (P,)", func=func)
+    x0 = net.init(np.random.default_rng(seed), 1)[0] if init is None else init[0]
     X, y = data.X_train, data.y_train
 
     def fun(v):
-        f, g = loss_gradient(net, v, X, y)
-        return f[0] + 0.5 * weight_decay * v @ v, g[0] + weight_decay * v
+        with np.errstate(over="ignore", invalid="ignore"):
+            z, cache = _forward(net, v[None], X[None])
+            T = _onehot(y, net.n_classes)[None]
+            f = _cross_entropy(z, T)[0] + 0.5 * weight_decay * v @ v
+            g = _backward(net, v[None], cache, (_softmax(z) - T) / X.shape[0])[0] + weight_decay * v
+        if not (np.isfinite(f) and np.all(np.isfinite(g))):  # a trial step overshot: let the line search back off
+            return np.inf, np.zeros_like(v)
+        return f, g
 
     res = minimize(fun, x0, jac=True, method="L-BFGS-B", options={"maxiter": int(maxiter), "gtol": gtol,
                                                                     "ftol": 1e-15, "maxcor": 30})

@@ -37,6 +37,7 @@ Data: :func:`synthetic_softmax_data` (a softmax teacher) and :func:`digits_data`
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 from numba import njit, prange
@@ -47,7 +48,10 @@ from kdtheory.theory._checks import (require, require_array, require_choice, req
 from kdtheory.theory.rdml import _H_COEF, _PHI_COEF, _SERIES_CUT, _differences, _log_ratio, _phi, _renyi_rows, renyi_divergence
 
 __all__ = [
-    "ALPHAS_EXTREME", "ADVERSARIAL_KINDS", "random_pairs", "adversarial_pairs", "renyi_batch",
+    "ALPHAS_EXTREME", "ADVERSARIAL_KINDS", "MODELS", "DIGITS_ROWS", "SimulationDiverged",
+    "MAX_TABLE_ENTRIES", "MAX_ENTRIES", "MAX_ADVERSARIAL_PAIRS", "MAX_CLASSES", "MAX_FEATURES", "MAX_HIDDEN",
+    "MAX_STUDENTS", "MAX_STEPS", "MAX_SIMULATION_WORK", "MAX_ORDER", "MAX_LOGIT",
+    "random_pairs", "adversarial_pairs", "renyi_batch",
     "simulate", "n_params", "synthetic_softmax_data", "digits_data", "model_probs", "full_objective",
 ]
 
@@ -63,6 +67,36 @@ MAX_TABLE_ENTRIES = 10 ** 8  # renyi_batch: n pairs x orders (800 MB of output)
 ADVERSARIAL_KINDS = ("near_boundary", "zeros_in_p", "zeros_in_q", "disjoint", "equal", "near_equal", "vertex",
                      "tiny_overlap")
 
+# Caps on sizes and counts (issue #9: no input makes a call run unbounded); each is named in its error.
+MAX_ENTRIES = 10 ** 8          # random_pairs n x m, synthetic data N x d (800 MB of float64)
+MAX_ADVERSARIAL_PAIRS = 10 ** 6  # adversarial_pairs builds its pairs in a Python loop (~20 s at the cap)
+MAX_CLASSES = 10 ** 5
+MAX_FEATURES = 10 ** 6
+MAX_HIDDEN = 10 ** 5
+MAX_STUDENTS = 10 ** 3
+MAX_STEPS = 10 ** 8
+MAX_SIMULATION_WORK = 2 * 10 ** 11  # simulate: T K P (SGD) + logged rows x K^2 N P (full-data statistics)
+MAX_ORDER = 1e6  # simulate / full_objective: alpha (D_alpha for alpha > 1e6 is D_inf to ~1e-6 relative)
+MAX_LOGIT = 1e100  # model outputs beyond this are refused (exp/log of them would overflow)
+
+
+def _seed(seed, func: str) -> int:
+    """A seed of numpy.random.default_rng: an integer >= 0."""
+    return require_int(seed, "seed", low=0, func=func)
+
+
+def _count(x, name: str, low: int, high: int, func: str) -> int:
+    """An integer count in [low, high] (TypeError for a non-integer, ValueError outside the range)."""
+    require_type(isinstance(x, (numbers.Integral, np.integer)) and not isinstance(x, (bool, np.bool_)), name, x,
+                 "be an integer", func=func)
+    require(low <= int(x) <= high, name, x, f"be an integer >= {low} (and <= {high}, the cap)", func=func)
+    return int(x)
+
+
+class SimulationDiverged(FloatingPointError, ValueError):
+    """Raised by :func:`simulate` when a run stops being finite: the step size is outside the range where
+    Algorithm 1 is stable for this instance (a ``ValueError`` naming ``eta``, and a ``FloatingPointError``)."""
+
 
 # --------------------------------------------------------------------------- generators
 
@@ -72,12 +106,15 @@ def random_pairs(n: int, m: int, *, seed: int = 0, log10_concentration: tuple[fl
     """``n`` pairs (P, Q) of ``m``-class distributions, each Dirichlet(c, ..., c) with log10 c uniform
     in ``log10_concentration`` (a new c per pair and per side): from near-vertices to near-uniform.
     """
-    require(isinstance(n, (int, np.integer)) and n >= 1, "n", n, "be an integer >= 1")
-    require(isinstance(m, (int, np.integer)) and m >= 2, "m", m, "be an integer >= 2")
-    lo, hi = log10_concentration
-    require(np.isfinite(lo) and np.isfinite(hi) and lo <= hi, "log10_concentration", log10_concentration,
-            "be a finite interval (low <= high)")
-    rng = np.random.default_rng(seed)
+    func = "random_pairs"
+    n = _count(n, "n", 1, MAX_ENTRIES, func)
+    m = _count(m, "m", 2, MAX_ENTRIES, func)
+    require(n * m <= MAX_ENTRIES, "n", n, f"times m = {m} be at most MAX_ENTRIES = {MAX_ENTRIES:.0e}", func=func)
+    bounds = require_array(log10_concentration, "log10_concentration", ndim=1, func=func)
+    require(bounds.size == 2 and -50.0 <= bounds[0] <= bounds[1] <= 50.0, "log10_concentration",
+            log10_concentration, "be an interval (low, high) with -50 <= low <= high <= 50", func=func)
+    lo, hi = float(bounds[0]), float(bounds[1])
+    rng = np.random.default_rng(_seed(seed, func))
     c = 10.0 ** rng.uniform(lo, hi, size=(2, n, 1))
     g = rng.standard_gamma(np.broadcast_to(c, (2, n, m)))
     # Dirichlet by normalised gammas; a row of all-zero gammas (tiny c) becomes a vertex
@@ -100,9 +137,11 @@ def adversarial_pairs(n: int, m: int, *, seed: int = 0) -> tuple[np.ndarray, np.
     no common support; equal: P = Q; near_equal: Q within relative 1e-9..1e-3 of P;
     vertex: P a vertex of the simplex; tiny_overlap: P and Q share only a 1e-200 mass.
     """
-    require(isinstance(n, (int, np.integer)) and n >= 1, "n", n, "be an integer >= 1")
-    require(isinstance(m, (int, np.integer)) and m >= 2, "m", m, "be an integer >= 2")
-    rng = np.random.default_rng(seed)
+    func = "adversarial_pairs"
+    n = _count(n, "n", 1, MAX_ADVERSARIAL_PAIRS, func)
+    m = _count(m, "m", 2, MAX_CLASSES, func)
+    require(n * m <= MAX_ENTRIES, "n", n, f"times m = {m} be at most MAX_ENTRIES = {MAX_ENTRIES:.0e}", func=func)
+    rng = np.random.default_rng(_seed(seed, func))
     p = np.empty((n, m))
     q = np.empty((n, m))
     kinds = []
@@ -180,21 +219,6 @@ def _diff(w, q, i):
 
 
 @njit(cache=True)
-def _prepare(w, q, lw, d, ell, near):
-    """Per-pair quantities that do not depend on alpha (mirrors theory.rdml._log_ratio)."""
-    for i in range(w.shape[0]):
-        lw[i] = math.log(w[i]) if w[i] > 0.0 else -math.inf
-        d[i] = 0.0
-        ell[i] = 0.0
-        near[i] = False
-        if w[i] > 0.0 and q[i] > 0.0:
-            df = _diff(w, q, i)
-            d[i] = df / q[i]
-            near[i] = abs(df) <= 0.5 * q[i]
-            ell[i] = math.log1p(d[i]) if near[i] else math.log(w[i]) - math.log(q[i])
-
-
-@njit(cache=True)
 def _general(w, q, lw, d, ell, eps, missing, any_overlap, phic, hc, cut):
     """D_a(w || q) for a = 1 + eps in [1/2, inf) from prepared quantities (theory.rdml._renyi_rows)."""
     if eps >= 0.0 and missing:
@@ -268,7 +292,7 @@ def _h_series(y, hc):
 
 @njit(cache=True)
 def _prepare_fast(w, q, lw, d, ell, phic, cut):
-    """Alpha-independent quantities of one direction (w || q); fills lw, d, ell as :func:`_prepare`.
+    """Alpha-independent quantities of one direction (w || q); fills lw = log w, d = w/q - 1, ell = log(w/q).
 
     Returns (phi_near, far, wmiss, off, on, ellmax, ellmin, missing, any_overlap): phi_near = sum of
     q phi(d) over the overlap where |ell| < _ELL_SERIES ("near" terms); far = sum of q - w over the
@@ -546,12 +570,39 @@ MODELS = {"softmax": 0, "mlp": 1}
 
 def n_params(model: str, d: int, M: int, hidden: int = 8) -> int:
     """Number of parameters of a student: ``M d`` (softmax regression) or ``h d + h + M h + M`` (MLP)."""
-    require_in_models(model)
+    func = "n_params"
+    _require_model(model, func)
+    d = _count(d, "d", 1, MAX_FEATURES, func)
+    M = _count(M, "M", 2, MAX_CLASSES, func)
+    hidden = _count(hidden, "hidden", 1, MAX_HIDDEN, func)
     return M * d if model == "softmax" else hidden * d + hidden + M * hidden + M
 
 
-def require_in_models(model: str) -> None:
-    require(model in MODELS, "model", model, f"be one of {tuple(MODELS)}", func="simulate")
+def _require_model(model, func: str) -> None:
+    require(isinstance(model, str) and model in MODELS, "model", model, f"be one of {tuple(MODELS)}", func=func)
+
+
+def _labels(y, n: int, name: str, func: str) -> np.ndarray:
+    """``n`` class labels as int64: an integer array with entries in [0, MAX_CLASSES)."""
+    arr = None
+    if not isinstance(y, (str, bytes, dict, set)) and y is not None:
+        try:
+            arr = np.asarray(y)
+        except (TypeError, ValueError):  # ragged
+            arr = None
+    require_type(arr is not None and arr.dtype.kind in "iufb" and arr.dtype.kind != "b", name, y,
+                 "be an array of integer class labels", func=func)
+    require(arr.dtype.kind in "iu" and arr.shape == (n,), name, y,
+            f"hold one integer label per row ({n}; an integer array, not floats)", func=func)
+    require(bool(np.all(arr >= 0)) and (arr.size == 0 or int(arr.max()) < MAX_CLASSES), name, y,
+            f"be integer class labels in [0, {MAX_CLASSES})", func=func)
+    return arr.astype(np.int64)
+
+
+def _require_finite_logits(z: np.ndarray, func: str) -> None:
+    require(bool(np.all(np.isfinite(z))) and float(np.max(np.abs(z), initial=0.0)) <= MAX_LOGIT, "theta", None,
+            f"give finite logits of magnitude at most MAX_LOGIT = {MAX_LOGIT:g} on X (lower the scale of theta or X)",
+            func=func)
 
 
 # --------------------------------------------------------------------------- jitted pieces
@@ -1019,47 +1070,63 @@ def simulate(X, y, *, K: int = 2, alpha: float = 1.0, eta=0.1, T: int = 1000, mo
     that log point; 0 at the final row), ``test_loss``, ``test_acc``; ``min_prob`` (n_log,) and
     ``min_prob_seen`` (over every sampled point), ``theta`` (final), ``etas``.
     """
-    X = require_finite(X, "X", func="simulate")
-    require(X.ndim == 2 and X.shape[0] >= 1, "X", X.shape, "be a 2-d array with at least one row")
-    y = np.asarray(y)
-    require(y.shape == (X.shape[0],) and np.issubdtype(y.dtype, np.integer) and y.min() >= 0, "y", y.shape,
-            "hold one non-negative integer label per row of X")
+    func = "simulate"
+    X = require_array(X, "X", ndim=2, func=func)
+    require(X.shape[0] <= MAX_ENTRIES and X.shape[1] <= MAX_FEATURES, "X", X, "have at most "
+            f"{MAX_ENTRIES:.0e} rows and {MAX_FEATURES:.0e} columns", func=func)
+    y = _labels(y, X.shape[0], "y", func)
     M = int(y.max()) + 1
-    if y_eval is not None:
-        M = max(M, int(np.max(y_eval)) + 1)
-    require(M >= 2, "y", M, "contain at least 2 classes")
-    require(isinstance(K, (int, np.integer)) and K >= 2, "K", K, "be an integer >= 2")
-    require(np.isfinite(alpha) and alpha >= 0, "alpha", alpha, "lie in [0, inf)")
-    require(isinstance(T, (int, np.integer)) and T >= 1, "T", T, "be an integer >= 1")
-    require_in_models(model)
-    require(isinstance(hidden, (int, np.integer)) and hidden >= 1, "hidden", hidden, "be an integer >= 1")
-    require(update in ("jacobi", "gauss-seidel"), "update", update, "be 'jacobi' or 'gauss-seidel'")
-    require(isinstance(log_every, (int, np.integer)) and log_every >= 1, "log_every", log_every, "be an integer >= 1")
-    require(backend in ("numba", "numpy"), "backend", backend, "be 'numba' or 'numpy'")
-    require_in(divergence_weight, "divergence_weight", 0.0, np.inf, closed="left")
-    etas = np.broadcast_to(require_finite(eta, "eta", func="simulate"), (T,)).astype(float).copy()
-    require(bool(np.all(etas > 0)), "eta", eta, "be > 0 (a scalar or T positive steps)")
+    K = _count(K, "K", 2, MAX_STUDENTS, func)
+    alpha = require_in(alpha, "alpha", 0.0, MAX_ORDER, func=func)
+    T = _count(T, "T", 1, MAX_STEPS, func)
+    _require_model(model, func)
+    hidden = _count(hidden, "hidden", 1, MAX_HIDDEN, func)
+    require(isinstance(update, str) and update in ("jacobi", "gauss-seidel"), "update", update,
+            "be 'jacobi' or 'gauss-seidel'", func=func)
+    log_every = _count(log_every, "log_every", 1, MAX_STEPS, func)
+    require(isinstance(backend, str) and backend in ("numba", "numpy"), "backend", backend, "be 'numba' or 'numpy'",
+            func=func)
+    require_type(isinstance(shared_draws, (bool, np.bool_)), "shared_draws", shared_draws, "be a bool", func=func)
+    init_scale = require_positive(init_scale, "init_scale", strict=False, func=func)
+    divergence_weight = require_in(divergence_weight, "divergence_weight", 0.0, np.inf, closed="left", func=func)
+    seed = _seed(seed, func)
+    eta_arr = require_array(eta, "eta", ndim=(0, 1), func=func)
+    require(eta_arr.ndim == 0 or eta_arr.shape == (T,), "eta", eta, f"be a scalar or an array of T = {T} steps",
+            func=func)
+    etas = np.broadcast_to(eta_arr, (T,)).astype(float).copy()
+    require(bool(np.all(etas > 0)), "eta", eta, "be > 0 (a scalar or T positive steps)", func=func)
+    require((X_eval is None) == (y_eval is None), "y_eval" if X_eval is not None else "X_eval", None,
+            "be given together with " + ("X_eval" if X_eval is not None else "y_eval"), func=func)
+    if X_eval is not None:
+        Xe = require_array(X_eval, "X_eval", ndim=2, min_size=0, func=func)
+        require(Xe.shape[1] == X.shape[1] and Xe.shape[0] <= MAX_ENTRIES, "X_eval", Xe,
+                f"have {X.shape[1]} columns (as X) and at most {MAX_ENTRIES:.0e} rows", func=func)
+        ye = _labels(y_eval, Xe.shape[0], "y_eval", func)
+        if ye.size:
+            M = max(M, int(ye.max()) + 1)
+    require(M >= 2, "y", y, "contain at least 2 classes (labels 0 and 1 at least)", func=func)
+    require(M <= MAX_CLASSES, "y", y, f"have at most {MAX_CLASSES} classes", func=func)
     N, d = X.shape
     h = int(hidden) if model == "mlp" else 0
-    P = n_params(model, d, M, max(h, 1))
+    P = M * d if model == "softmax" else h * d + h + M * h + M
+    n_log = (T - 1) // log_every + 2
+    work = T * K * P + n_log * K * K * (N + (0 if X_eval is None else Xe.shape[0])) * P
+    require(work <= MAX_SIMULATION_WORK and T * K <= MAX_ENTRIES, "T", T,
+            f"keep the run within MAX_SIMULATION_WORK = {MAX_SIMULATION_WORK:.0e} operations (T K P + logged rows "
+            f"x K^2 N P = {work:.3g} here; raise log_every or lower T, K, N, P) and T K <= {MAX_ENTRIES:.0e}",
+            func=func)
     rng = np.random.default_rng(seed)
     if init is None:
         th = rng.normal(scale=init_scale, size=(K, P))
     else:
-        th = require_finite(init, "init", func="simulate").copy()
-        require(th.shape == (K, P), "init", th.shape, f"have shape (K, P) = ({K}, {P})")
+        th = require_array(init, "init", ndim=2, func=func).copy()
+        require(th.shape == (K, P), "init", init, f"have shape (K, P) = ({K}, {P})", func=func)
     didx = rng.integers(0, N, size=(T, K))
     if shared_draws:
         didx[:, 1:] = didx[:, :1]
     pidx = rng.integers(0, K - 1, size=(T, K))
     if X_eval is None:
         Xe, ye = np.zeros((0, d)), np.zeros(0, dtype=np.int64)
-    else:
-        Xe = require_finite(X_eval, "X_eval", func="simulate")
-        ye = np.asarray(y_eval, dtype=np.int64)
-        require(Xe.ndim == 2 and Xe.shape[1] == d and ye.shape == (Xe.shape[0],), "X_eval", Xe.shape,
-                f"have {d} columns and one label per row")
-    n_log = (T - 1) // log_every + 2
     base, div, gsq, bsq, ssq, psi = (np.zeros((n_log, K)) for _ in range(6))
     tl, ta = np.full((n_log, K), np.nan), np.full((n_log, K), np.nan)
     minp = np.zeros(n_log)
@@ -1069,8 +1136,9 @@ def simulate(X, y, *, K: int = 2, alpha: float = 1.0, eta=0.1, T: int = 1000, mo
             int(log_every), np.ascontiguousarray(Xe), ye, base, div, gsq, bsq, ssq, psi, minp, tl, ta, seen)
     status = (_run_kernel if backend == "numba" else _run_numpy)(*args)
     if status >= 0:
-        raise FloatingPointError(f"simulate: the run diverged at step {status} (non-finite or |theta| > 1e100); "
-                                 f"lower eta (eta_0 = {etas[0]:.3g})")
+        raise SimulationDiverged(f"simulate: eta must be small enough (and X, init of moderate scale) for the run "
+                                 f"to stay finite, got eta_0 = {etas[0]:.3g}: the run diverged at step {status} "
+                                 "(non-finite losses or |theta| > 1e100)")
     steps = np.minimum(np.arange(n_log) * log_every, T)
     out = {"steps": steps, "base": base, "div": div, "grad_sq": gsq, "base_sq_mean": bsq, "sgd_sq_mean": ssq,
            "psi": psi, "min_prob": minp, "min_prob_seen": float(min(seen[0], minp.min())), "theta": th,
@@ -1090,23 +1158,33 @@ def synthetic_softmax_data(N: int, d: int, M: int, *, seed: int = 0, teacher_sca
     With ``radius`` each x is rescaled to that Euclidean norm (so ``||x|| <= R`` exactly).
     Returns ``(X, y, W_star)``.
     """
-    require(isinstance(N, (int, np.integer)) and N >= M, "N", N, f"be an integer >= M = {M}",
-            func="synthetic_softmax_data")
-    require(isinstance(d, (int, np.integer)) and d >= 2, "d", d, "be an integer >= 2", func="synthetic_softmax_data")
-    require(isinstance(M, (int, np.integer)) and M >= 2, "M", M, "be an integer >= 2", func="synthetic_softmax_data")
-    rng = np.random.default_rng(seed)
+    func = "synthetic_softmax_data"
+    M = _count(M, "M", 2, MAX_CLASSES, func)
+    d = _count(d, "d", 2, MAX_FEATURES, func)
+    N = _count(N, "N", M, MAX_ENTRIES, func)
+    require(N * d <= MAX_ENTRIES and M * d <= MAX_ENTRIES, "N", N,
+            f"times d = {d} (and M d) be at most MAX_ENTRIES = {MAX_ENTRIES:.0e}", func=func)
+    teacher_scale = require_positive(teacher_scale, "teacher_scale", strict=False, func=func)
+    if radius is not None:
+        radius = require_positive(radius, "radius", func=func)
+    rng = np.random.default_rng(_seed(seed, func))
     X = rng.normal(size=(N, d))
     X[:, -1] = 1.0
     if radius is not None:
-        radius = require_positive(radius, "radius", func="synthetic_softmax_data")
         X *= radius / np.linalg.norm(X, axis=1, keepdims=True)
     W = rng.normal(scale=teacher_scale, size=(M, d))
-    z = X @ W.T
+    with np.errstate(over="ignore", invalid="ignore"):
+        z = X @ W.T
+    require(bool(np.all(np.isfinite(z))), "teacher_scale", teacher_scale,
+            f"times radius ({radius}) keep the teacher's logits finite", func=func)
     p = np.exp(z - z.max(axis=1, keepdims=True))
     p /= p.sum(axis=1, keepdims=True)
     y = (rng.random(N)[:, None] > np.cumsum(p, axis=1)).sum(axis=1)
     y[:M] = np.arange(M)  # every class present
     return X, y.astype(np.int64), W
+
+
+DIGITS_ROWS = 1797  # images in sklearn's bundled digits
 
 
 def digits_data(*, n_train: int = 300, n_test: int = 500, label_noise: float = 0.0, n_features: int | None = None,
@@ -1116,13 +1194,19 @@ def digits_data(*, n_train: int = 300, n_test: int = 500, label_noise: float = 0
     ``label_noise`` replaces that fraction of training labels by uniform random labels;
     ``n_features`` keeps the leading principal components (fit on the training part).
     """
+    func = "digits_data"
+    n_train = _count(n_train, "n_train", 1, DIGITS_ROWS, func)
+    n_test = _count(n_test, "n_test", 0, DIGITS_ROWS, func)
+    require(n_train + n_test <= DIGITS_ROWS, "n_train", n_train, f"plus n_test = {n_test} be <= {DIGITS_ROWS}",
+            func=func)
+    label_noise = require_in(label_noise, "label_noise", 0.0, 1.0, func=func)
+    if n_features is not None:
+        n_features = _count(n_features, "n_features", 1, min(64, n_train), func)
+    rng = np.random.default_rng(_seed(seed, func))
     from sklearn.datasets import load_digits
 
-    require_in(label_noise, "label_noise", 0.0, 1.0, func="digits_data")
     Xa, ya = load_digits(return_X_y=True)
-    rng = np.random.default_rng(seed)
     idx = rng.permutation(len(ya))
-    require(n_train + n_test <= len(ya), "n_train", n_train, f"plus n_test be <= {len(ya)}", func="digits_data")
     tr, te = idx[:n_train], idx[n_train:n_train + n_test]
     X = Xa / 16.0
     Xtr, Xte = X[tr], X[te]
@@ -1132,7 +1216,7 @@ def digits_data(*, n_train: int = 300, n_test: int = 500, label_noise: float = 0
         Vt = Vt[:n_features]
         Xtr, Xte = (Xtr - mu) @ Vt.T, (Xte - mu) @ Vt.T
         sc = np.sqrt((Xtr ** 2).sum(axis=1).mean())
-        Xtr, Xte = Xtr / sc, Xte / sc
+        Xtr, Xte = (Xtr / sc, Xte / sc) if sc > 0 else (Xtr, Xte)
     Xtr = np.column_stack([Xtr, np.ones(len(tr))])
     Xte = np.column_stack([Xte, np.ones(len(te))])
     ytr = ya[tr].astype(np.int64).copy()
@@ -1144,26 +1228,47 @@ def digits_data(*, n_train: int = 300, n_test: int = 500, label_noise: float = 0
 
 def model_probs(theta, X, M: int, *, model: str = "softmax", hidden: int = 8) -> np.ndarray:
     """Class probabilities (n, M) of one student with parameters ``theta`` on rows ``X``."""
-    require_in_models(model)
-    th = require_finite(theta, "theta", func="model_probs")
-    X = require_finite(X, "X", func="model_probs")
-    z, _ = _np_forward(MODELS[model], th, X, M, hidden)
+    func = "model_probs"
+    _require_model(model, func)
+    X = require_array(X, "X", ndim=2, func=func)
+    M = _count(M, "M", 2, MAX_CLASSES, func)
+    hidden = _count(hidden, "hidden", 1, MAX_HIDDEN, func)
+    P = n_params(model, X.shape[1], M, hidden)
+    th = require_array(theta, "theta", ndim=1, func=func)
+    require(th.size == P, "theta", theta, f"have n_params({model!r}, d={X.shape[1]}, M={M}, hidden={hidden}) = {P} "
+            "entries", func=func)
+    with np.errstate(over="ignore", invalid="ignore"):
+        z, _ = _np_forward(MODELS[model], th, X, M, hidden)
+    _require_finite_logits(z, func)
     return np.exp(_np_logsoftmax(z))
 
 
 def full_objective(thetas, k: int, X, y, alpha: float, *, model: str = "softmax", hidden: int = 8,
                    M: int | None = None) -> dict:
     """Full-data base loss, divergence loss [rdml, Eqs. (1)-(2)] and gradient of L_k (peers fixed), NumPy."""
-    require_in_models(model)
-    th = require_finite(thetas, "thetas", func="full_objective")
-    X = require_finite(X, "X", func="full_objective")
-    y = np.asarray(y, dtype=np.int64)
-    M = int(y.max()) + 1 if M is None else M
-    mcode = MODELS[model]
+    func = "full_objective"
+    _require_model(model, func)
+    X = require_array(X, "X", ndim=2, func=func)
+    y = _labels(y, X.shape[0], "y", func)
+    require(y.size >= 1, "X", X, "have at least one row", func=func)
+    if M is None:
+        M = max(int(y.max()) + 1, 2)
+    M = _count(M, "M", 2, MAX_CLASSES, func)
+    require(int(y.max()) < M, "y", y, f"be labels in [0, M) = [0, {M})", func=func)
+    hidden = _count(hidden, "hidden", 1, MAX_HIDDEN, func)
+    alpha = require_in(alpha, "alpha", 0.0, MAX_ORDER, func=func)
+    P = n_params(model, X.shape[1], M, hidden)
+    th = require_array(thetas, "thetas", ndim=2, func=func)
+    require(th.shape[0] >= 2 and th.shape[1] == P, "thetas", thetas,
+            f"have shape (K, P) with K >= 2 students and P = {P} parameters", func=func)
     K = th.shape[0]
+    k = _count(k, "k", 0, K - 1, func)
+    mcode = MODELS[model]
     lps, hids = [], []
     for j in range(K):
-        z, hid = _np_forward(mcode, th[j], X, M, hidden)
+        with np.errstate(over="ignore", invalid="ignore"):
+            z, hid = _np_forward(mcode, th[j], X, M, hidden)
+        _require_finite_logits(z, func)
         lps.append(_np_logsoftmax(z))
         hids.append(hid)
     lp = lps[k]
