@@ -70,7 +70,8 @@ def gaussian_draw(rng, cov: np.ndarray, size: int) -> np.ndarray:
 
 def theorem_schedule(*, n, K, c_low, lam_C, Lam, Gamma, rho, T1, tail: int = 50) -> tuple[np.ndarray, int]:
     """The fastest schedule Theorem 1 allows: ``a_t = 1`` up to ``T1``, then linear decay at 0.99 of the
-    admissible rate until below ``1/(24 sqrt(n))`` (``T2``), then ``tail`` steps at the post-``T2`` rate."""
+    admissible rate until below ``1/(24 sqrt(n))`` (``T2``), then ``tail`` steps at the post-``T2`` rate (held
+    constant when that rate is below the float resolution of ``a_T2``)."""
     lim_b = c_low * lam_C * (1 - 2 * rho) / (512 * Gamma ** 2 * K)
     lim_a = c_low * Lam * (1 - 2 * rho) / (512 * Gamma ** 2 * K)
     step_b = 0.99 * lim_b / (2 * math.sqrt(n))
@@ -78,8 +79,10 @@ def theorem_schedule(*, n, K, c_low, lam_C, Lam, Gamma, rho, T1, tail: int = 50)
     thr = 1.0 / (24 * math.sqrt(n))
     n_decay = int(math.ceil((1.0 - thr) / step_b)) + 1
     a = np.concatenate([np.ones(T1 + 1), 1.0 - step_b * np.arange(1, n_decay + 1)])
-    T2 = int(np.flatnonzero(a < thr)[0])
+    T2 = ta.t2_index(np.clip(a, 0.0, 1.0), n)
     a = a[:T2 + 1]
+    if step_a < 1e3 * np.spacing(a[-1]):    # below float resolution (tiny lambda(X)): keep the tail constant
+        step_a = 0.0
     a = np.concatenate([a, np.maximum(a[-1] - step_a * np.arange(1, tail + 1), 0.0)])
     return a, T2
 
@@ -135,12 +138,15 @@ def kernel_theorem_instance(rng, activation: str, *, delta: float = 0.1, rho_max
     T1 = ta.t1_theorem(Gamma, K, cons["c_low"], lam_C, n, delta, rho)
     a, T2 = theorem_schedule(n=n, K=K, c_low=cons["c_low"], lam_C=lam_C, Lam=max(Lam, 1e-300), Gamma=Gamma, rho=rho,
                              T1=T1)
+    conditions = ta.schedule_conditions(a, n=n, K=K, c_low=cons["c_low"], lam_C=lam_C, Lam=max(Lam, 1e-300),
+                                        Gamma=Gamma, rho=rho, T1=T1)
     if schedule == "none":
         a = np.zeros_like(a)
     eta = ta.theorem1_step_size(Gamma, n)
     run = kernel_self_distillation(H, y, f0, a[:T2], rho=rho, eta=eta)
     return {"data": data, "y": y, "H": H, "lam_C": lam_C, "lam_X": lam_X, "Lam": Lam, "cons": cons, "f0": f0,
             "T1": T1, "T2": T2, "a": a, "eta": eta, "run": run, "rho": rho, "Gamma": Gamma, "activation": activation,
+            "schedule_conditions": conditions,
             "n": n, "K": K, "d": d, "eps": eps, "delta": delta}
 
 

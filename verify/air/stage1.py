@@ -59,6 +59,8 @@ def _lemma6_kernel(rng, act: str, flip_majority: bool) -> dict:
                         np.zeros(200)])
     run = kernel_self_distillation(P["H"], P["y"], f0, a, rho=rho, eta=eta)
     f, lab = run["outputs"], run["labels"]
+    # the engine's labels are Algorithm 1's: a_t y + (1 - a_t) h(f_t), h = label_function
+    expected = a[:lab.shape[0], None] * P["y"][None, :] + (1 - a[:lab.shape[0], None]) * ta.label_function(f[:-1], rho)
     rbar = np.linalg.norm((f[:-1] - lab) @ U, axis=1)          # ||P_S+ (f_t - y_t)||, t = 0..T-1
     T = rbar.size
     C1 = float(np.max(2 * math.sqrt(n) * (a[:T - 1] - a[1:T]))) if T > 1 else 0.0
@@ -73,7 +75,7 @@ def _lemma6_kernel(rng, act: str, flip_majority: bool) -> dict:
     before = t <= T1
     margin = f[1:] * c.y_clean[None, :]                         # f_{t+1} y~ for t = 0..T-1
     after = t[T1:] if T1 < T else np.zeros(0, int)
-    return {"T1": T1, "T": T, "rbar": rbar, "bound_before": ta.lemma6_residual_bound(t[before], eta, alpha, r0, C1),
+    return {"labels_err": float(np.max(np.abs(lab - expected))), "T1": T1, "T": T, "rbar": rbar, "bound_before": ta.lemma6_residual_bound(t[before], eta, alpha, r0, C1),
             "before": before, "rhs11": rhs11, "eq11_lhs": rbar[1:], "C1": C1,
             "C1_ok": C1 <= const["decay_max"] * (1 + 1e-9), "a_T1_ok": bool(a[min(T1, a.size - 1)] >= const["a_T1_min"]),
             "sign_ok_after": bool(np.all(np.sign(f[T1:]) == c.y_clean[None, :])) if T1 < f.shape[0] else True,
@@ -135,7 +137,8 @@ def lemma6(run: Run) -> Outcome:
     K = 2, tanh or softplus by seed) up to ``T1 + 150``, hypotheses checked along the path (``sigma_min(J, S+) >= alpha`` every 25 steps,
     residual below ``Theta``).
 
-    Check: worst ratios of Eq. (11) (its right side plus the rounding of one step, ``64 n eps (||f|| + ||y|| + 1)``,
+    Check: the engine's labels are ``a_t y + (1 - a_t) h(f_t)`` with :func:`label_function` (to 4 ulp); worst ratios
+    of Eq. (11) (its right side plus the rounding of one step, ``64 n eps (||f|| + ||y|| + 1)``,
     which matters once the residual has decayed to ~1e-15), of the residual bound up to ``T1``, of ``||r_t|| / ((1 - 2 rho)/4)`` after
     ``T1``, of ``3(1 - 2 rho)/4 / (f y~)`` after ``T1``, of Eq. (6) and of the path length, each ``<= 1``; signs after
     ``T1`` all equal ``y~``.
@@ -147,7 +150,10 @@ def lemma6(run: Run) -> Outcome:
     net = [] if run.control else [_lemma6_network(rng, SMOOTH[(i + run.seed) % 2]) for i in range(run.size(1, 6))]
     net_ok = [r for r in net if r["hypotheses_hold"]]
     signs = all(r["sign_ok_after"] for r in ker) and all(r["sign_ok_after"] for r in net_ok)
+    lab_err = max(r["labels_err"] for r in ker)
     parts = {
+        "labels_are_algorithm1": Outcome(holds=bool(lab_err <= 4 * ev.EPS), measured=lab_err, reference=4 * ev.EPS,
+                                         relation="<="),
         "signs_after_T1": Outcome(holds=signs, measured=float(signs), reference=1.0, relation="==",
                                   details={"kernel_runs": len(ker), "network_runs_with_hypotheses": len(net_ok)}),
         "eq11": ev.bound_outcome(np.concatenate([r["eq11_lhs"] for r in ker]),
@@ -314,7 +320,7 @@ def lemma7(run: Run) -> Outcome:
 
 
 def _initial_residuals(run: Run):
-    """Draws of ||r_0|| = ||P_S+(f(W_0, X~) - y)|| (a_0 = 1) at finite width, per data set."""
+    """Draws of ||r_0|| = ||P_S+(f(W_0, X~) - y)|| and of the unprojected ||f(W_0, X~) - y|| (a_0 = 1), per data set."""
     from kdtheory.numerics.air import clusterable_data, init_network, network_outputs
 
     rng = run.rng
@@ -328,11 +334,12 @@ def _initial_residuals(run: Run):
         U = s_plus_basis(c.assignment)
         k = 256
         draws = run.size(60, 300)
-        r0 = np.empty(draws)
+        r0, full = np.empty(draws), np.empty(draws)
         for j in range(draws):
             W0, v = init_network(k, 4, seed=seed_of(rng))
-            r0[j] = np.linalg.norm(U.T @ (network_outputs(W0, c.X_centers, v, act) - c.y_noisy))
-        sets.append({"act": act, "K": K, "n": c.n, "rho": rho, "delta": delta, "r0": r0, "data": c})
+            res = network_outputs(W0, c.X_centers, v, act) - c.y_noisy
+            r0[j], full[j] = np.linalg.norm(U.T @ res), np.linalg.norm(res)
+        sets.append({"act": act, "K": K, "n": c.n, "rho": rho, "delta": delta, "r0": r0, "full": full, "data": c})
     return sets
 
 
@@ -441,7 +448,8 @@ def t1_bound_corrected(run: Run) -> Outcome:
 
     Setting: as ``air.t1_bound``.
 
-    Check: Clopper-Pearson of the violation counts against ``delta/4`` (worst set); for every draw inside the
+    Check: Clopper-Pearson of the violation counts against ``delta/4`` (worst set), for ``B`` and for the proof's
+    ``Theta`` of :func:`theta_bound` against the unprojected ``||f(W_0, X~) - y||``; for every draw inside the
     event, ``t1_lemma6(||r_0||) <= t1_corrected``; ``t1_corrected`` never exceeds the simple formula; the SymPy
     constant equals the printed ``80 Gamma^2 K/(c_low lambda(C))`` at random points.
 
@@ -474,7 +482,9 @@ def t1_bound_corrected(run: Run) -> Outcome:
                 covered.append(ta.t1_lemma6(eta, alpha, float(r0), rho) / max(Tc, 1))
         g_, k_, cl, lm = float(rng.uniform(1, 3)), int(rng.integers(1, 9)), float(rng.uniform(0.1, 1)), float(rng.uniform(0.01, 1))
         sym_err.append((T1f(g_, k_, cl, lm), 80 * g_ ** 2 * k_ / (cl * lm)))
+    theta = _t1_prob([{**s_, "r0": s_["full"]} for s_ in sets], lambda g, n, dl: s * ta.theta_bound(g, n, dl))
     parts = {"probability": prob,
+             "theta_covers_initial_residual": theta,
              "T1_covers_lemma6": ev.bound_outcome(covered, np.ones(len(covered))),
              "simple_formula": Outcome(holds=bool(simple_ok), measured=float(simple_ok), reference=1.0, relation="=="),
              "sympy_constant": ev.identity_outcome([a for a, b in sym_err], [b for a, b in sym_err], tier=ev.IDENTITY)}

@@ -577,7 +577,8 @@ def theorem1(run: Run) -> Outcome:
     ``H``, ``B^2 = sum_j max((V^T e)_j^2, a_T2^2 (V^T w)_j^2) <= (1 - (1 - 2 rho)/4)^2`` implies ``h(f_s) = y~`` for
     all later ``s`` and ``f_s -> y~`` for every schedule decreasing to 0 from ``a_T2`` (``H`` positive definite).
 
-    Check: violations (no certificate at ``T2``) against delta by Clopper-Pearson.
+    Check: every schedule satisfies Theorem 1's conditions (:func:`schedule_conditions`, ``T2`` by :func:`t2_index`);
+    violations (no certificate at ``T2``) against delta by Clopper-Pearson.
 
     Negative control: most labels of cluster 0 flipped (``rho_0 > 1/2``): the limit is the wrong label there,
     every draw violates, must fail.
@@ -590,6 +591,10 @@ def theorem1(run: Run) -> Outcome:
         insts = kernel_theorem_batch(run.seed, run.quick, run.size(8, 40))
     outs = [theorem_outcome(i) for i in insts]
     viol = sum(not o["converges"] for o in outs)
+    hyp = [i["schedule_conditions"]["all"] for i in insts]
+    if not all(hyp):      # every draw must be an instance of the theorem (schedule conditions of Theorem 1)
+        return Outcome(holds=False, measured=float(len(hyp) - sum(hyp)), reference=0.0, relation="==",
+                       details={"schedule_conditions_violated": len(hyp) - sum(hyp)}, decided_by="hypotheses")
     return ev.probability_outcome(viol, len(outs), delta, details={
         "runs": [(i["activation"], i["n"], i["K"], round(i["rho"], 3), round(i["eps"], 4), i["T1"], i["T2"],
                   round(o["B"], 4), round(o["limit"], 4), o["lam_X"]) for i, o in zip(insts, outs)],
