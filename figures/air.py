@@ -44,7 +44,8 @@ def _runs(noise: float, seed: int, quick: bool) -> dict:
     """Plain GD and Algorithm 1 on noisy digits (cached per process: fig4, fig5 and table1 share them)."""
     key = (noise, seed, quick)
     if key not in _RUNS:
-        _RUNS[key] = na.digits_noisy_runs(noise, seed=seed, steps=_steps(quick), record_every=30 if quick else 50)
+        _RUNS[key] = na.digits_noisy_runs(noise, seed=seed, width=128, steps=_steps(quick), n_train=150,
+                                          record_every=30 if quick else 50)
     return _RUNS[key]
 
 
@@ -52,8 +53,8 @@ def _runs(noise: float, seed: int, quick: bool) -> dict:
         "for Fig. 1 (CIFAR-100, WRN-28 teacher, 5-layer CNN student)")
 def fig1(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
     seeds = [seed] if quick else [seed + i for i in range(3)]
-    runs = [na.teacher_student(0.3, seed=s, teacher_steps=600 if quick else 2000, snapshots=7 if quick else 10)
-            for s in seeds]
+    runs = [na.teacher_student(0.3, seed=s, teacher_width=512, student_width=8, teacher_steps=600 if quick else 2000,
+                               snapshots=7 if quick else 10, student_steps=300, n_train=200) for s in seeds]
     t = runs[0]["times"]
     fig, ax = style.subplots(1, 1, height=2.6)
     a = ax[0, 0]

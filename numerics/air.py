@@ -763,7 +763,7 @@ def _accuracy(W, X, v, y, activation):
     return float(np.mean(np.sign(network_outputs(W, X, v, activation)) == y))
 
 
-def digits_noisy_runs(noise: float, *, seed: int = 0, width: int = 128, steps: int = 1500, record_every: int = 50,
+def digits_noisy_runs(noise: float, *, seed: int = 0, width: int = 64, steps: int = 300, record_every: int = 30,
                       n_train: int = 150, n_val: int = 100, n_test: int = 300, eta: float | None = None,
                       decay_start: float = 0.1, decay_end: float = 0.3) -> dict:
     r"""Plain GD and Algorithm 1 on noisy binary digits, 4x4 pooled (figure analogues of [air, Figs. 4-5, Table 1]).
@@ -833,8 +833,8 @@ def top_energy_monte_carlo(gram, y_clean, p: float, *, draws: int = 1000, top: i
     return np.sum((Y @ V[:, -t:]) ** 2, axis=1) / n
 
 
-def teacher_student(noise: float, *, seed: int = 0, teacher_width: int = 512, student_width: int = 8,
-                    teacher_steps: int = 1000, snapshots: int = 8, student_steps: int = 300, n_train: int = 200,
+def teacher_student(noise: float, *, seed: int = 0, teacher_width: int = 128, student_width: int = 8,
+                    teacher_steps: int = 300, snapshots: int = 5, student_steps: int = 100, n_train: int = 150,
                     n_test: int = 300) -> dict:
     r"""Students distilled from snapshots of a wide teacher (figure analogue of [air, Fig. 1]).
 
