@@ -145,6 +145,7 @@ def digits_binary(*, n_train: int = 300, n_test: int = 300, noise: float = 0.0, 
     ``X_train, y_train`` (noisy), ``y_train_clean``, ``X_test, y_test`` and ``flipped``.
     """
     func = "digits_binary"
+    pool = require_int(pool, "pool", low=1, high=4, func=func)
     require(pool in (1, 2, 4), "pool", pool, "be one of 1, 2, 4", func=func)
     ntr = require_int(n_train, "n_train", low=2, high=1200, func=func)
     nte = require_int(n_test, "n_test", low=1, high=597, func=func)
