@@ -217,7 +217,7 @@ def test_lemma2_symmetric_cluster_has_zero_projected_jacobian():
     x = np.array([0.0, 1.0, 0.0])
     W, v = na.init_network(64, 3, seed=0)
     J = na.jacobian(W, np.array([x, -x]), v, "tanh")
-    np.testing.assert_array_equal(J[0] + J[1], np.zeros_like(J[0]))
+    assert np.max(np.abs(J[0] + J[1])) <= 4 * np.finfo(float).eps * np.max(np.abs(J[0]))   # exact 0 up to tanh's last bit
 
 
 def test_t1_bound_counterexample_probability():
