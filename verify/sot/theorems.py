@@ -262,7 +262,9 @@ def theorem3_6_corrected(run: Run) -> Outcome:
     Check: (i) per-input violation frequencies over ``D~``: Clopper-Pearson lower bound <= delta;
     (ii) exact violation probabilities (Poisson-multinomial law of the other inputs' labels, the
     closed-form minimiser :func:`lemma_a3_minimizer`) <= delta, and the exact tail of the error at
-    three levels against :func:`eq29_tail_bound` (with ``eps~``); tightness reported.
+    three levels against :func:`eq29_tail_bound` (with ``eps~``); tightness reported. Both parts solve
+    problem (19) (radius ``L r``); the class's own radii ``L |x - c| <= L r`` change only the step
+    Eq. (28), whose ``xi_K`` form ``sot.eq28`` checks with per-input radii.
 
     Negative control: Eq. (4) scaled by 0.1: violation frequencies exceed delta, fails.
     """
