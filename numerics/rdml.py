@@ -53,6 +53,7 @@ __all__ = [
     "MAX_STUDENTS", "MAX_STEPS", "MAX_SIMULATION_WORK", "MAX_ORDER", "MAX_LOGIT",
     "random_pairs", "adversarial_pairs", "renyi_batch",
     "simulate", "n_params", "synthetic_softmax_data", "digits_data", "model_probs", "full_objective",
+    "generalisation_study", "MAX_STUDY_RUNS",
 ]
 
 
@@ -75,7 +76,7 @@ MAX_FEATURES = 10 ** 6
 MAX_HIDDEN = 10 ** 5
 MAX_STUDENTS = 10 ** 3
 MAX_STEPS = 10 ** 8
-MAX_SIMULATION_WORK = 2 * 10 ** 11  # simulate: T K P (SGD) + logged rows x K^2 N P (full-data statistics)
+MAX_SIMULATION_WORK = 2 * 10 ** 11  # simulate: T K P (SGD) + logged rows x K (K N + N_eval) P (statistics)
 MAX_ORDER = 1e6  # simulate / full_objective: alpha (D_alpha for alpha > 1e6 is D_inf to ~1e-6 relative)
 MAX_LOGIT = 1e100  # model outputs beyond this are refused (exp/log of them would overflow)
 
@@ -811,8 +812,39 @@ def _log_all(mcode, th, X, y, M, h, alpha, divw, bufs, g, gb, gp, stats, row, ba
 
 
 @njit(cache=True)
+def _log_losses(mcode, th, X, y, M, h, alpha, bufs, row, base_o, div_o, minp_o):
+    """The losses of _log_all only (base and divergence loss per student, smallest probability): the same
+    sums in the same order, without the gradient statistics (statistics="losses")."""
+    hid, hidj, z, zj, lp, lq, w, gz = bufs
+    K = th.shape[0]
+    N = X.shape[0]
+    mn = 1.0
+    for k in range(K):
+        base = 0.0
+        div = 0.0
+        for n in range(N):
+            x = X[n]
+            _forward(mcode, th[k], x, M, h, hid, z)
+            _logsoftmax(z, M, lp)
+            base += -lp[y[n]]
+            for m in range(M):
+                pm = np.exp(lp[m])
+                if pm < mn:
+                    mn = pm
+            for j in range(K):
+                if j == k:
+                    continue
+                _forward(mcode, th[j], x, M, h, hidj, zj)
+                _logsoftmax(zj, M, lq)
+                div += _renyi_and_escort(lq, lp, alpha, M, w) / (N * (K - 1))
+        base_o[row, k] = base / N
+        div_o[row, k] = div
+    minp_o[row] = mn
+
+
+@njit(cache=True)
 def _run_kernel(mcode, X, y, M, h, th, alpha, divw, etas, didx, pidx, jacobi, log_every, Xe, ye,
-                base_o, div_o, gsq_o, bsq_o, ssq_o, psi_o, minp_o, tl_o, ta_o, minp_seen):
+                base_o, div_o, gsq_o, bsq_o, ssq_o, psi_o, minp_o, tl_o, ta_o, minp_seen, full_stats):
     """Run Algorithm 1 in place on th (K, P); returns -1 or the step at which the run diverged."""
     T, K = didx.shape
     P = th.shape[1]
@@ -836,8 +868,11 @@ def _run_kernel(mcode, X, y, M, h, th, alpha, divw, etas, didx, pidx, jacobi, lo
     for t in range(T + 1):
         logged = (t % log_every == 0) or (t == T)
         if logged:
-            _log_all(mcode, th, X, y, M, h, alpha, divw, bufs, g, gbase, gp, stats, row, base_o, div_o, gsq_o,
-                     bsq_o, ssq_o, minp_o)
+            if full_stats:
+                _log_all(mcode, th, X, y, M, h, alpha, divw, bufs, g, gbase, gp, stats, row, base_o, div_o, gsq_o,
+                         bsq_o, ssq_o, minp_o)
+            else:
+                _log_losses(mcode, th, X, y, M, h, alpha, bufs, row, base_o, div_o, minp_o)
             for k in range(K):
                 if not (np.isfinite(base_o[row, k]) and np.isfinite(div_o[row, k]) and np.isfinite(gsq_o[row, k])):
                     return t
@@ -888,9 +923,10 @@ def _run_kernel(mcode, X, y, M, h, th, alpha, divw, etas, didx, pidx, jacobi, lo
                 if not np.isfinite(th[k, i]) or abs(th[k, i]) > 1e100:
                     return t
         if logged:
-            for k in range(K):
-                after = _div_loss(mcode, th[k], snap, k, X, M, h, alpha, hid, hidj, z, zj, lp, lq, w)
-                psi_o[row, k] = div_o[row, k] - after
+            if full_stats:
+                for k in range(K):
+                    after = _div_loss(mcode, th[k], snap, k, X, M, h, alpha, hid, hidj, z, zj, lp, lq, w)
+                    psi_o[row, k] = div_o[row, k] - after
             row += 1
     minp_seen[0] = mn_seen
     return -1
@@ -985,15 +1021,31 @@ def _np_div_loss(mcode, thk, th, k, X, M, h, alpha):
     return div
 
 
+def _np_eval_losses(mcode, th, X, y, M, h, alpha):
+    """Base and divergence losses and smallest probability per student (columns 0, 1, 5 of _np_eval)."""
+    K = th.shape[0]
+    N = X.shape[0]
+    out = np.zeros((K, 6))
+    lps = [_np_logsoftmax(_np_forward(mcode, th[k], X, M, h)[0]) for k in range(K)]
+    for k in range(K):
+        div = 0.0
+        for j in range(K):
+            if j != k:
+                div += _np_renyi_escort(lps[j], lps[k], alpha)[0].sum() / (N * (K - 1))
+        out[k, 0], out[k, 1], out[k, 5] = -lps[k][np.arange(N), y].mean(), div, np.exp(lps[k]).min()
+    return out
+
+
 def _run_numpy(mcode, X, y, M, h, th, alpha, divw, etas, didx, pidx, jacobi, log_every, Xe, ye,
-               base_o, div_o, gsq_o, bsq_o, ssq_o, psi_o, minp_o, tl_o, ta_o, minp_seen):
+               base_o, div_o, gsq_o, bsq_o, ssq_o, psi_o, minp_o, tl_o, ta_o, minp_seen, full_stats):
     T, K = didx.shape
     row = 0
     mn_seen = 1.0
     for t in range(T + 1):
         logged = (t % log_every == 0) or (t == T)
         if logged:
-            st = _np_eval(mcode, th, X, y, M, h, alpha, divw)
+            st = _np_eval(mcode, th, X, y, M, h, alpha, divw) if full_stats else _np_eval_losses(mcode, th, X, y, M,
+                                                                                                   h, alpha)
             base_o[row], div_o[row], gsq_o[row], bsq_o[row], ssq_o[row] = st[:, 0], st[:, 1], st[:, 2], st[:, 3], st[:, 4]
             minp_o[row] = st[:, 5].min()
             if not np.all(np.isfinite(st[:, :3])):
@@ -1032,8 +1084,9 @@ def _run_numpy(mcode, X, y, M, h, th, alpha, divw, etas, didx, pidx, jacobi, log
         if not (np.all(np.isfinite(th)) and np.all(np.abs(th) <= 1e100)):
             return t
         if logged:
-            for k in range(K):
-                psi_o[row, k] = div_o[row, k] - _np_div_loss(mcode, th[k], snap, k, X, M, h, alpha)
+            if full_stats:
+                for k in range(K):
+                    psi_o[row, k] = div_o[row, k] - _np_div_loss(mcode, th[k], snap, k, X, M, h, alpha)
             row += 1
     minp_seen[0] = mn_seen
     return -1
@@ -1045,7 +1098,7 @@ def _run_numpy(mcode, X, y, M, h, th, alpha, divw, etas, didx, pidx, jacobi, log
 def simulate(X, y, *, K: int = 2, alpha: float = 1.0, eta=0.1, T: int = 1000, model: str = "softmax",
              hidden: int = 8, update: str = "jacobi", log_every: int = 10, init=None, init_scale: float = 0.1,
              seed: int = 0, divergence_weight: float = 1.0, X_eval=None, y_eval=None,
-             shared_draws: bool = False, backend: str = "numba") -> dict:
+             shared_draws: bool = False, backend: str = "numba", statistics: str = "full") -> dict:
     r"""Run Algorithm 1 of [rdml] for K students; returns the logged traces.
 
     Parameters
@@ -1063,6 +1116,9 @@ def simulate(X, y, *, K: int = 2, alpha: float = 1.0, eta=0.1, T: int = 1000, mo
     shared_draws : every student uses the data point drawn for student 0 (with equal ``init`` and
         K = 2 the students then stay equal, the divergence stays 0 and every Psi <= 0).
     backend : ``"numba"`` (compiled kernel) or ``"numpy"`` (the twin).
+    statistics : ``"full"`` (every quantity below) or ``"losses"`` (only ``base``, ``div``, ``min_prob`` and
+        the test metrics: the gradient statistics and ``psi``, which cost K backward passes per data point
+        and log point, are skipped and absent from the result; the losses are bitwise those of ``"full"``).
 
     Returns a dict with ``steps`` (logged step indices), arrays (n_log, K) ``base``, ``div``,
     ``grad_sq`` (||grad L_k||^2, full data, peers fixed), ``base_sq_mean`` (E_d||grad L^base(d)||^2),
@@ -1086,6 +1142,9 @@ def simulate(X, y, *, K: int = 2, alpha: float = 1.0, eta=0.1, T: int = 1000, mo
     log_every = _count(log_every, "log_every", 1, MAX_STEPS, func)
     require(isinstance(backend, str) and backend in ("numba", "numpy"), "backend", backend, "be 'numba' or 'numpy'",
             func=func)
+    require(isinstance(statistics, str) and statistics in ("full", "losses"), "statistics", statistics,
+            "be 'full' or 'losses'", func=func)
+    full_stats = statistics == "full"
     require_type(isinstance(shared_draws, (bool, np.bool_)), "shared_draws", shared_draws, "be a bool", func=func)
     init_scale = require_positive(init_scale, "init_scale", strict=False, func=func)
     divergence_weight = require_in(divergence_weight, "divergence_weight", 0.0, np.inf, closed="left", func=func)
@@ -1110,10 +1169,10 @@ def simulate(X, y, *, K: int = 2, alpha: float = 1.0, eta=0.1, T: int = 1000, mo
     h = int(hidden) if model == "mlp" else 0
     P = M * d if model == "softmax" else h * d + h + M * h + M
     n_log = (T - 1) // log_every + 2
-    work = T * K * P + n_log * K * K * (N + (0 if X_eval is None else Xe.shape[0])) * P
+    work = T * K * P + n_log * K * (K * N + (0 if X_eval is None else Xe.shape[0])) * P
     require(work <= MAX_SIMULATION_WORK and T * K <= MAX_ENTRIES, "T", T,
             f"keep the run within MAX_SIMULATION_WORK = {MAX_SIMULATION_WORK:.0e} operations (T K P + logged rows "
-            f"x K^2 N P = {work:.3g} here; raise log_every or lower T, K, N, P) and T K <= {MAX_ENTRIES:.0e}",
+            f"x K (K N + N_eval) P = {work:.3g} here; raise log_every or lower T, K, N, P) and T K <= {MAX_ENTRIES:.0e}",
             func=func)
     rng = np.random.default_rng(seed)
     if init is None:
@@ -1133,16 +1192,18 @@ def simulate(X, y, *, K: int = 2, alpha: float = 1.0, eta=0.1, T: int = 1000, mo
     seen = np.ones(1)
     args = (MODELS[model], np.ascontiguousarray(X), y.astype(np.int64), M, h, th, float(alpha),
             float(divergence_weight), etas, didx.astype(np.int64), pidx.astype(np.int64), update == "jacobi",
-            int(log_every), np.ascontiguousarray(Xe), ye, base, div, gsq, bsq, ssq, psi, minp, tl, ta, seen)
+            int(log_every), np.ascontiguousarray(Xe), ye, base, div, gsq, bsq, ssq, psi, minp, tl, ta, seen,
+            full_stats)
     status = (_run_kernel if backend == "numba" else _run_numpy)(*args)
     if status >= 0:
         raise SimulationDiverged(f"simulate: eta must be small enough (and X, init of moderate scale) for the run "
                                  f"to stay finite, got eta_0 = {etas[0]:.3g}: the run diverged at step {status} "
                                  "(non-finite losses or |theta| > 1e100)")
     steps = np.minimum(np.arange(n_log) * log_every, T)
-    out = {"steps": steps, "base": base, "div": div, "grad_sq": gsq, "base_sq_mean": bsq, "sgd_sq_mean": ssq,
-           "psi": psi, "min_prob": minp, "min_prob_seen": float(min(seen[0], minp.min())), "theta": th,
-           "etas": etas, "M": M, "P": P}
+    out = {"steps": steps, "base": base, "div": div, "min_prob": minp, "min_prob_seen": float(min(seen[0], minp.min())),
+           "theta": th, "etas": etas, "M": M, "P": P}
+    if full_stats:
+        out.update({"grad_sq": gsq, "base_sq_mean": bsq, "sgd_sq_mean": ssq, "psi": psi})
     if X_eval is not None:
         out["test_loss"], out["test_acc"] = tl, ta
     return out
@@ -1284,6 +1345,64 @@ def full_objective(thetas, k: int, X, y, alpha: float, *, model: str = "softmax"
             gz = gz + (p - w) / (K - 1)
     grad = _np_backward(mcode, th[k], X, M, hidden, hids[k], gz).mean(axis=0)
     return {"base": float(-lp[np.arange(N), y].mean()), "div": float(div), "grad": grad}
+
+
+# --------------------------------------------------------------------------- studies behind the figures
+
+
+MAX_STUDY_RUNS = 10 ** 4  # generalisation_study: seeds x orders (each one run of simulate)
+
+
+def generalisation_study(*, orders=(None, 0.5, 1.0, 1.5, 2.0), seeds=(0, 1), n_train: int = 200, n_test: int = 500,
+                         label_noise: float = 0.0, model: str = "mlp", hidden: int = 32, eta: float = 0.05,
+                         epochs: int = 50, init_scale: float = 0.3, K: int = 2) -> dict:
+    """Test and training curves of K students on digits, independent (order ``None``) or under RDML, per seed.
+
+    The small-scale experiment behind the analogues of [rdml, Figs. 3-5 and Table 1]: for each seed a
+    digits split (:func:`digits_data` with ``n_train``, ``n_test``, ``label_noise`` and that seed), then
+    for each order one run of Algorithm 1 (:func:`simulate`, plain SGD with batch size 1 and the constant
+    step ``eta``, ``epochs`` passes over the training set, ``statistics="losses"``), every run of a seed
+    starting from the same initialisation and using the same draws of data points and peers (common
+    random numbers, so differences between orders are paired); ``None`` trains the students independently
+    (``divergence_weight = 0``). The losses are logged once per epoch.
+
+    Returns ``{"orders", "seeds", "epochs" (E + 1,), "test_loss", "test_acc", "train_loss", "div_loss"}``
+    with arrays of shape (len(orders), len(seeds), E + 1, K); ``train_loss`` is the base loss on the
+    (possibly noisy) training labels.
+    """
+    func = "generalisation_study"
+    orders = list(orders) if isinstance(orders, (list, tuple)) else None
+    require_type(orders is not None, "orders", orders, "be a list of Rényi orders (None for independent students)",
+                 func=func)
+    require(len(orders) >= 1 and all(a is None or (isinstance(a, (int, float, np.floating)) and not isinstance(a, bool)
+                                                   and 0.0 <= float(a) <= MAX_ORDER) for a in orders),
+            "orders", orders, f"be a non-empty list of None or orders in [0, {MAX_ORDER:g}]", func=func)
+    seeds = list(seeds) if isinstance(seeds, (list, tuple, range)) else None
+    require_type(seeds is not None, "seeds", seeds, "be a list of integer seeds", func=func)
+    require(len(seeds) >= 1, "seeds", seeds, "be non-empty", func=func)
+    seeds = [_seed(s, func) for s in seeds]
+    require(len(seeds) * len(orders) <= MAX_STUDY_RUNS, "seeds", seeds,
+            f"times orders give at most MAX_STUDY_RUNS = {MAX_STUDY_RUNS} runs", func=func)
+    epochs = _count(epochs, "epochs", 1, MAX_STEPS, func)
+    n_train = _count(n_train, "n_train", 1, DIGITS_ROWS, func)
+    require(epochs * n_train <= MAX_STEPS, "epochs", epochs, f"times n_train be at most {MAX_STEPS:.0e} steps",
+            func=func)
+    curves = {key: [] for key in ("test_loss", "test_acc", "train_loss", "div_loss")}
+    for s in seeds:
+        Xtr, ytr, Xte, yte = digits_data(n_train=n_train, n_test=n_test, label_noise=label_noise, seed=s)
+        per_order = {key: [] for key in curves}
+        for a in orders:
+            r = simulate(Xtr, ytr, K=K, alpha=1.0 if a is None else float(a), eta=eta, T=epochs * n_train, model=model,
+                         hidden=hidden, log_every=n_train, init_scale=init_scale, seed=s,
+                         divergence_weight=0.0 if a is None else 1.0, X_eval=Xte, y_eval=yte, statistics="losses")
+            for key, src in (("test_loss", "test_loss"), ("test_acc", "test_acc"), ("train_loss", "base"),
+                             ("div_loss", "div")):
+                per_order[key].append(r[src])
+        for key in curves:
+            curves[key].append(per_order[key])
+    out = {key: np.swapaxes(np.asarray(v), 0, 1) for key, v in curves.items()}
+    out.update(orders=orders, seeds=seeds, epochs=np.arange(epochs + 1))
+    return out
 
 
 # --------------------------------------------------------------------------- benchmark

@@ -313,3 +313,45 @@ def test_nets_bad_inputs_raise_named_errors(call, param):
 def test_modules_declare_all():
     for mod in (rdml, nets):
         assert set(mod.__all__) <= set(vars(mod))
+
+
+# --------------------------------------------------------------------------- simulate(statistics="losses") and studies
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+@pytest.mark.parametrize("model", ["softmax", "mlp"])
+def test_simulate_losses_statistics_are_bitwise_those_of_full(backend, model):
+    X, y, _ = rdml.synthetic_softmax_data(40, 4, 3, seed=2)
+    kw = dict(K=3, alpha=1.5, eta=0.1, T=60, log_every=7, seed=1, model=model, hidden=5, X_eval=X[:10], y_eval=y[:10],
+              backend=backend)
+    full = rdml.simulate(X, y, **kw)
+    light = rdml.simulate(X, y, statistics="losses", **kw)
+    for key in ("base", "div", "min_prob", "theta", "test_loss", "test_acc", "steps"):
+        np.testing.assert_array_equal(light[key], full[key])
+    assert "grad_sq" not in light and "psi" not in light
+
+
+def test_generalisation_study_pairs_the_orders():
+    r = rdml.generalisation_study(orders=(None, 1.0, 2.0), seeds=(3, 4), n_train=30, n_test=20, label_noise=0.2,
+                                  hidden=6, epochs=2, eta=0.05)
+    assert r["test_loss"].shape == (3, 2, 3, 2) and r["test_acc"].shape == (3, 2, 3, 2)
+    assert np.all(np.isfinite(r["test_loss"])) and np.all((r["test_acc"] >= 0) & (r["test_acc"] <= 1))
+    # every order of a seed starts from the same students on the same split
+    np.testing.assert_array_equal(r["test_loss"][:, :, 0], np.broadcast_to(r["test_loss"][:1, :, 0], (3, 2, 2)))
+    # the independent run is simulate with divergence weight 0 on that seed's split
+    Xtr, ytr, Xte, yte = rdml.digits_data(n_train=30, n_test=20, label_noise=0.2, seed=4)
+    ind = rdml.simulate(Xtr, ytr, K=2, alpha=1.0, eta=0.05, T=60, model="mlp", hidden=6, log_every=30, init_scale=0.3,
+                        seed=4, divergence_weight=0.0, X_eval=Xte, y_eval=yte)
+    np.testing.assert_array_equal(r["test_loss"][0, 1], ind["test_loss"])
+    assert np.all(r["div_loss"][0] >= 0)
+
+
+@pytest.mark.parametrize("kw,param", [
+    (dict(orders=[-1.0]), "orders"), (dict(orders="abc"), "orders"), (dict(seeds=[]), "seeds"),
+    (dict(seeds=[-1]), "seed"), (dict(epochs=0), "epochs"), (dict(n_train=5000), "n_train"),
+    (dict(seeds=range(10 ** 4)), "seeds"),
+])
+def test_generalisation_study_rejects_bad_inputs(kw, param):
+    with pytest.raises((ValueError, TypeError)) as err:
+        rdml.generalisation_study(**kw)
+    assert str(err.value).startswith(f"generalisation_study: {param} must"), str(err.value)
