@@ -62,7 +62,7 @@ RECORDS = ("running", "full", "full_avg", "val", "variance", "alignment")
 MAX_ENTRIES = 10 ** 8  # data entries (samples x features), per-sample gradient tables (replicas x samples x P)
 MAX_PARAMS = 10 ** 7  # parameters of one network
 MAX_REPLICAS = 10 ** 5
-MAX_STEPS = 10 ** 9  # train: epochs x steps per epoch x replicas
+MAX_STEPS = 10 ** 7  # train: epochs x steps per epoch x replicas (minutes of NumPy at the cap)
 MAX_LBFGS_ITERATIONS = 10 ** 6
 MAX_LOGIT = 1e100  # logits beyond this are refused (their softmax would overflow to NaN)
 
@@ -331,7 +331,10 @@ def _check_x(net: Net, X, func: str) -> np.ndarray:
 def _check_xy(net: Net, X, y, func: str):
     X = _check_x(net, X, func)
     require(X.shape[0] >= 1, "X", X, "have at least one row", func=func)
-    y = np.asarray(y)
+    try:
+        y = np.asarray(y)
+    except (TypeError, ValueError):  # ragged
+        require_type(False, "y", y, "be an array of integer labels (not ragged)", func=func)
     require(y.shape == (X.shape[0],) and np.issubdtype(y.dtype, np.integer)
             and bool(np.all((y >= 0) & (y < net.n_classes))), "y", y,
             f"be {X.shape[0]} integer labels in [0, {net.n_classes})", func=func)

@@ -8,9 +8,12 @@ Two parts. Section 2 (the divergence, Eq. (3)):
   simplex boundary (down to 1e-300), zeros in P, zeros in Q, disjoint supports,
   P = Q, P within 1e-9 of Q, vertices of the simplex.
 * :data:`ALPHAS_EXTREME` -- orders from 0 to inf including tiny, huge and near-1 values.
-* :func:`renyi_batch` -- ``D_alpha(P_i || Q_i)`` for many pairs times many orders:
-  a Numba kernel (``prange`` over pairs, fixed-order sums) and its NumPy twin
-  (:func:`kdtheory.theory.rdml.renyi_divergence`), equal to 1e-12 relative on the same inputs.
+* :func:`renyi_batch` -- ``D_alpha(P_i || Q_i)`` for many pairs times many orders: a Numba
+  kernel (``prange`` over pairs; a pair's value never depends on the thread count) that computes
+  the alpha-independent logarithms once per pair and at most one transcendental (``expm1`` or
+  ``exp``, or a series near alpha = 1) per order and term; its NumPy twin runs the same
+  algorithm (equal to a few roundings: NumPy's SIMD exp/log and the C library's differ in the
+  last bit), and ``backend="reference"`` calls :func:`kdtheory.theory.rdml.renyi_divergence`.
 
 Section 3 and Supplement C (Algorithm 1, SGD for a cohort of K students under Rényi
 mutual learning): :func:`simulate`. Each step t and each student k draws a data point d
@@ -27,11 +30,16 @@ per student, the full-data base loss, the divergence loss of Eq. (2), the square
 the full gradient of ``L_k`` (peers fixed), ``E_d ||grad L^base(d)||^2`` (Assumption 3),
 ``E_{d,j} ||grad L_k(d, j)||^2`` (Lemma 1), ``Psi_k`` of Lemma C.3 (change of the divergence
 loss caused by the student's own step, peers held at step t) and the smallest class
-probability seen (the empirical tau). A run whose parameters or losses stop being
-finite raises ``FloatingPointError`` naming the step. The Numba kernel ``_run_kernel``
-fills preallocated arrays; ``_run_numpy`` is its NumPy twin on the same pre-drawn indices.
-Data: :func:`synthetic_softmax_data` (a softmax teacher) and :func:`digits_data`
-(sklearn's bundled 8x8 digits).
+probability seen (the empirical tau); ``statistics="losses"`` records only the losses. A run
+whose parameters or losses stop being finite raises :class:`SimulationDiverged` (a
+``ValueError`` naming ``eta`` and a ``FloatingPointError``) with the step. The Numba kernel
+``_run_kernel`` fills preallocated arrays; ``_run_numpy`` is its NumPy twin on the same
+pre-drawn indices. Data: :func:`synthetic_softmax_data` (a softmax teacher) and
+:func:`digits_data` (sklearn's bundled 8x8 digits). :func:`generalisation_study` runs
+independent and RDML students over seeds on digits (the experiments behind the figures).
+
+Inputs are checked (issue #9): counts are integers within named caps (``MAX_*``), seeds are
+integers >= 0, labels integer arrays, and outputs that would overflow are refused by name.
 """
 
 from __future__ import annotations
@@ -43,8 +51,8 @@ import numpy as np
 from numba import njit, prange
 
 from kdtheory.numerics.bench import BenchCase, benchmark
-from kdtheory.theory._checks import (require, require_array, require_choice, require_distribution, require_finite,
-                                     require_in, require_int, require_positive, require_real, require_type)
+from kdtheory.theory._checks import (require, require_array, require_distribution, require_in, require_int,
+                                     require_positive, require_type)
 from kdtheory.theory.rdml import _H_COEF, _PHI_COEF, _SERIES_CUT, _differences, _log_ratio, _phi, _renyi_rows, renyi_divergence
 
 __all__ = [

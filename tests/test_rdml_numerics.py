@@ -303,6 +303,8 @@ def test_rdml_valid_extremes_never_nan():
     (lambda: nets.fit_lbfgs(nets.synthetic_data(n=40, n_features=4, n_classes=3), nets.Net(4, 3), maxiter=10 ** 12),
      "maxiter"),
     (lambda: nets.Net(4, 3, hidden=10 ** 9), "hidden"),
+    (lambda: nets.cross_entropy(nets.Net(4, 3), np.zeros(15), np.zeros((3, 4)), [[1.0, 2.0], [3.0]]), "y"),
+    (lambda: nets.train(nets.synthetic_data(n=40, n_features=4, n_classes=3), nets.Net(4, 3), epochs=10 ** 7), "epochs"),
 ])
 def test_nets_bad_inputs_raise_named_errors(call, param):
     with pytest.raises((ValueError, TypeError)) as err:
