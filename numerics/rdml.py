@@ -288,7 +288,7 @@ _H_TIERS = ((1e-4, 4), (1e-2, 7), (_SERIES_CUT, 10))
 _N_CHUNKS = 64  # fixed number of prange chunks: the result of a pair never depends on the chunking
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _h_series(y, hc):
     """(e^y - 1 - y) / y for |y| < _SERIES_CUT by Horner, with as many terms as |y| needs (_H_TIERS)."""
     ay = abs(y)
@@ -342,7 +342,7 @@ def _prepare_fast(w, q, lw, d, ell, phic, cut):
     return phi_near, far, wmiss, off, on, ellmax, ellmin, missing, any_overlap
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _order_fast(w, q, lw, d, ell, eps, pre, phic, hc, cut):
     """D_a(w || q) for a = 1 + eps in [1/2, inf): one transcendental per term at most.
 
