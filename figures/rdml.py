@@ -273,7 +273,8 @@ def _generalisation_figure(out, quick, pdf, seed, key, name, fig_no):
                      f"{s['hidden']} students, plain SGD) for Fig. {fig_no} (CIFAR100, GoogLeNet/ResNet34/VGG16)")
     style.caption(fig, f"{first} {meaning}: " + "; ".join(better) + ". Overfitting (right) = "
                        + ("last minus lowest" if key == "test_loss" else "highest minus last")
-                       + f" {w}-epoch mean of the curve, per seed. "
+                       + f" {w}-epoch mean of the curve, per seed (the best window of a noisy curve biases it upwards, "
+                         "alike for every order). "
                        + ("Quick mode (full mode: 200 digits, 150 epochs, 8 seeds). " if quick else "")
                        + f"Setup: {s['n_train']} training digits ({int(100 * s['label_noise'])}% of labels replaced at "
                        f"random), {s['n_test']} clean test digits, one hidden layer of {s['hidden']} tanh units, SGD "
