@@ -13,8 +13,9 @@ Three rules:
    ``MKL_NUM_THREADS``, ``NUMBA_NUM_THREADS`` = 1), so N workers use N cores, not N x cores.
 3. **Otherwise the user's setting is respected.** Work above :data:`SMALL_FLOPS` (a d = 120 moment
    solve) runs with whatever the user configured (environment variables, ``threadpoolctl``); nothing
-   in kdtheory raises a thread count. Numba kernels are serial (no ``prange``), so
-   ``NUMBA_NUM_THREADS`` does not change any number.
+   in kdtheory raises a thread count. Numba kernels are serial except rdml's
+   ``renyi_batch`` and sd's problem batch, whose ``prange`` iterations are independent problems (no
+   shared output, no cross-thread reduction), so ``NUMBA_NUM_THREADS`` does not change any number.
 
 :func:`thread_settings` summarises what a run used (``kdt bench`` prints it).
 """

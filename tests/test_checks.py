@@ -132,3 +132,28 @@ def test_statistical_outcomes_fail_only_when_the_data_exclude_the_claim():
     assert not evidence.mean_bound_outcome(x, 0.8).holds
     assert evidence.probability_outcome(5, 1000, 0.01).holds
     assert not evidence.probability_outcome(50, 1000, 0.01).holds
+
+
+def test_certificate_ties_and_infinities():
+    import mpmath
+
+    third = lambda: mpmath.mpf(1) / 3
+    third_rounded = lambda: (1 - mpmath.mpf(2) / 3) * (1 + mpmath.mpf(10) ** -45)  # equal up to evaluation rounding
+    assert evidence.certificate(third_rounded, third, "<=")["holds"]
+    assert not evidence.certificate(third_rounded, third, "<")["holds"]
+    assert evidence.certificate(third, third_rounded, "==")["holds"]
+    assert not evidence.certificate(lambda: mpmath.inf, 1, "==")["holds"]
+    assert evidence.certificate(lambda: mpmath.inf, lambda: mpmath.inf, "==")["holds"]
+    assert not evidence.certificate(lambda: mpmath.inf, 1, "<=")["holds"]
+
+
+def test_every_near_boundary_instance_is_certified():
+    from fractions import Fraction
+
+    # worst instance is rounding, the second one a real (tiny) violation: it must not hide
+    values, bounds = [1.0 + 4e-16, 1.0 + 2e-16], [1.0, 1.0]
+    pairs = {0: (Fraction(1), Fraction(1)), 1: (Fraction(10 ** 16 + 2, 10 ** 16), Fraction(1))}
+    out = evidence.bound_outcome(values, bounds, certify=lambda i: pairs[i])
+    assert not out.holds and out.details["certified_instances"] == 2
+    pairs[1] = (Fraction(1), Fraction(1))
+    assert evidence.bound_outcome(values, bounds, certify=lambda i: pairs[i]).holds

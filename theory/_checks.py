@@ -160,8 +160,8 @@ def require_choice(x: Any, param: str, choices: tuple, *, func: str | None = Non
     """Return ``x`` if it is one of ``choices`` (a ``TypeError`` for an unhashable value)."""
     name = func or _caller(1)
     try:
-        ok = x in choices
-    except TypeError:
+        ok = bool(x in choices)
+    except (TypeError, ValueError):  # unhashable, or an array whose == is elementwise
         ok = False
     require(ok, param, x, f"be one of {choices}", func=name)
     return x

@@ -168,6 +168,14 @@ def _h(y: np.ndarray) -> np.ndarray:
     return np.where(small, ser, direct)
 
 
+def _q_phi(q: np.ndarray, w: np.ndarray, d: np.ndarray, ell: np.ndarray) -> np.ndarray:
+    """q phi(d) with d = w/q - 1 and ell = log(w/q): series/direct form, or ``w ell - (w - q)``
+    where d is huge (q subnormal: w/q overflows and phi(inf) would be NaN; nothing cancels there)."""
+    huge = ~(np.abs(d) < 1e100)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.where(huge, w * ell - (w - q), q * _phi(np.where(huge, 0.0, d)))
+
+
 def _differences(w: np.ndarray, q: np.ndarray) -> np.ndarray:
     """w - q, except in the (unique) class where both exceed 1/2: there the complement
     sum_{j != i} (q_j - w_j) (summed in column order), exact for normalised rows and accurate
@@ -199,8 +207,8 @@ def _kl_rows(w: np.ndarray, q: np.ndarray) -> np.ndarray:
     """KL(w || q) per row as a sum of non-negative terms q phi(w/q - 1) (q where w = 0); rows sum to 1."""
     sp, sq = w > 0, q > 0
     overlap = sp & sq
-    d, _ = _log_ratio(w, q, overlap)
-    t = np.where(overlap, q * _phi(d), np.where(sp, 0.0, q))
+    d, ell = _log_ratio(w, q, overlap)
+    t = np.where(overlap, _q_phi(q, w, d, ell), np.where(sp, 0.0, q))
     out = t.sum(axis=-1)
     return np.where(np.any(sp & ~sq, axis=-1), np.inf, out)
 
@@ -276,7 +284,8 @@ def _renyi_rows(w: np.ndarray, q: np.ndarray, a: np.ndarray, eps: np.ndarray | N
             big = y > 700.0
             near = np.abs(Dl) <= 0.5
             x = np.where(O, np.where(near, 1.0 + Dl, W / np.where(O, Q, 1.0)), 0.0)
-            b_near = Q * (_phi(Dl) + x * L * _h(np.where(big, 0.0, y)))
+            qx = np.where(near, Q * x, W)  # q x = w (x = w/q overflows when q is subnormal)
+            b_near = _q_phi(Q, W, Dl, L) + qx * L * _h(np.where(big, 0.0, y))
             safeE = np.where(E == 0, 1.0, E)
             b_big = (np.exp(np.where(big, logterms, 0.0)) - W) / safeE - (W - Q)
             b = np.where(big, b_big, b_near)

@@ -14,7 +14,6 @@ import json
 import os
 import sys
 import time
-from contextlib import contextmanager
 
 from kdtheory.verify._core import PAPERS, Claim, Verdict, claims, run_claim
 
@@ -149,23 +148,11 @@ def _progress(i: int, n: int, v: Verdict) -> None:
     print(f"[{i}/{n}] {v.id:<32} {v.observed:<6} {mark:<6} {v.seconds:7.2f} s", file=sys.stderr, flush=True)
 
 
-@contextmanager
-def _one_blas_thread():
-    """Claims run with one BLAS thread, serially and in workers alike (same numbers whatever -j)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
-
-
 def _worker_init() -> None:
-    """Start-up of a worker process: one BLAS thread, every claim module imported once."""
-    from threadpoolctl import threadpool_limits
+    """Start-up of a worker process: one BLAS/OpenMP thread (docs/threads.md), claim modules imported once."""
+    from kdtheory.numerics._threads import worker_limits
 
-    threadpool_limits(limits=1, user_api="blas")
+    worker_limits()
     claims()
 
 
@@ -174,7 +161,9 @@ def run_many(selected: list[Claim], mode: str, seed: int, jobs: int) -> list[Ver
     n = len(selected)
     if jobs <= 1 or n <= 1:
         verdicts = []
-        with _one_blas_thread():
+        from kdtheory.numerics._threads import one_blas_thread
+
+        with one_blas_thread():
             for i, c in enumerate(selected, 1):
                 verdicts.append(c.run(mode=mode, seed=seed))
                 _progress(i, n, verdicts[-1])
@@ -182,11 +171,12 @@ def run_many(selected: list[Claim], mode: str, seed: int, jobs: int) -> list[Ver
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
+    from kdtheory.numerics._threads import WORKER_ENV, worker_environment
+
     # Environment for the spawned interpreters: one OpenMP/BLAS/Numba thread each from the start
     # (N workers already fill N cores; threads inside them would only oversubscribe).
-    saved = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                                            "NUMBA_NUM_THREADS")}
-    os.environ.update({k: "1" for k in saved})
+    saved = {k: os.environ.get(k) for k in WORKER_ENV}
+    os.environ.update(worker_environment())
     done: dict[str, Verdict] = {}
     try:
         with ProcessPoolExecutor(max_workers=min(jobs, n), mp_context=multiprocessing.get_context("spawn"),

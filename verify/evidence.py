@@ -131,8 +131,10 @@ def certificate(lhs: Any, rhs: Any, relation: str, *, dps: int = DPS, what: str 
     ``lhs`` and ``rhs`` are either exact numbers (``int``, ``fractions.Fraction``, SymPy
     rationals: decided exactly) or callables with no argument that compute the two sides with
     mpmath at ``dps`` digits (they are called inside ``mpmath.workdps(dps)``; plain values are
-    converted). ``relation`` is one of ``<=``, ``<``, ``>=``, ``>``, ``==`` (for ``==`` the
-    two sides must agree to ``10**(-dps/2)`` relatively). The record carries both sides as
+    converted). ``relation`` is one of ``<=``, ``<``, ``>=``, ``>``, ``==``. Exact sides are
+    compared exactly; at ``dps`` digits two finite sides within ``10**(-dps/2)`` relatively are a
+    tie (equal in exact arithmetic up to the evaluation's rounding): a tie satisfies ``<=``,
+    ``>=`` and ``==`` and fails ``<`` and ``>``. Infinite sides are compared by order. The record carries both sides as
     strings, the relation, whether it holds, the precision (``"exact"`` or digits) and ``what``.
     """
     if relation not in ("<=", "<", ">=", ">", "=="):
@@ -149,14 +151,17 @@ def certificate(lhs: Any, rhs: Any, relation: str, *, dps: int = DPS, what: str 
                     mp.mpf(b.numerator) / b.denominator if isinstance(b, Fraction) else b)
             if not (mp.isfinite(a) or mp.isinf(a)) or not (mp.isfinite(b) or mp.isinf(b)):
                 raise ValueError(f"certificate: both sides must be numbers, got {a} and {b}")
-        if relation == "==":
-            if exact:
-                holds = a == b
-            else:
-                scale = max(abs(a), abs(b), mp.mpf(10) ** (-dps))
-                holds = bool(abs(a - b) <= mp.mpf(10) ** (-(dps // 2)) * scale)
+        if exact:
+            holds = {"<=": a <= b, "<": a < b, ">=": a >= b, ">": a > b, "==": a == b}[relation]
+        elif mp.isinf(a) or mp.isinf(b):  # decided by order alone: inf == inf, inf > any finite
+            holds = {"<=": a <= b, "<": a < b, ">=": a >= b, ">": a > b, "==": a == b}[relation]
         else:
-            holds = bool({"<=": a <= b, "<": a < b, ">=": a >= b, ">": a > b}[relation])
+            # Two sides equal in exact arithmetic may differ in their last digits at `dps`: a
+            # difference below 10**(-dps/2) of their size is a tie (equal; satisfies <=, >=, ==).
+            tie = abs(a - b) <= mp.mpf(10) ** (-(dps // 2)) * max(abs(a), abs(b), mp.mpf(10) ** (-dps))
+            holds = {"<=": a <= b or tie, "<": a < b and not tie, ">=": a >= b or tie, ">": a > b and not tie,
+                     "==": tie}[relation]
+        holds = bool(holds)
         gap = a - b
         return {"lhs": _show(a), "rhs": _show(b), "relation": relation, "holds": bool(holds),
                 "difference": _show(gap), "precision": "exact" if exact else f"{dps} digits", "what": what}
@@ -175,7 +180,10 @@ def _certified(worst: int, certify: Callable[[int], tuple[Any, Any]] | None, rel
             b, _ = _exact_or_mp(rhs() if callable(rhs) else rhs)
             a = mp.mpf(a.numerator) / a.denominator if isinstance(a, Fraction) else a
             b = mp.mpf(b.numerator) / b.denominator if isinstance(b, Fraction) else b
-            err = abs(a - b) / max(abs(a), abs(b), mp.mpf(10) ** (-300))
+            if mp.isinf(a) or mp.isinf(b):
+                err = mp.mpf(0) if a == b else mp.inf
+            else:
+                err = abs(a - b) / max(abs(a), abs(b), mp.mpf(10) ** (-300))
             return {"instance": worst, "lhs": _show(a), "rhs": _show(b), "rel_error": float(err),
                     "holds": bool(err <= tol), "precision": f"{DPS} digits"}
     rec = certificate(lhs, rhs, "<=", what=f"instance {worst}")
@@ -184,8 +192,7 @@ def _certified(worst: int, certify: Callable[[int], tuple[Any, Any]] | None, rel
 
 
 def identity_outcome(lhs, rhs, *, tier: Tier = IDENTITY, cond: Any = 1.0,
-                     certify: Callable[[int], tuple[Any, Any]] | None = None, details: dict | None = None,
-                     rtol: float | None = None) -> Outcome:
+                     certify: Callable[[int], tuple[Any, Any]] | None = None, details: dict | None = None) -> Outcome:
     """Both sides agree within the tier on every instance.
 
     Each instance ``i`` is allowed ``tier.rtol(cond[i])``; the measured number is the worst
@@ -193,11 +200,10 @@ def identity_outcome(lhs, rhs, *, tier: Tier = IDENTITY, cond: Any = 1.0,
     just outside (at most 1e3 times its tolerance) and ``certify(i)`` is given, returning the
     two sides in extended precision (numbers or no-argument callables evaluated at
     :data:`DPS` digits), the instance is decided by their relative error there; the details
-    say whether the float discrepancy was rounding. ``rtol`` (a fixed literal) is accepted
-    only for compatibility and overrides the tier.
+    say whether the float discrepancy was rounding.
     """
     err = np.atleast_1d(relative_error(lhs, rhs)).ravel()
-    tol = np.broadcast_to(np.asarray(tier.rtol(cond) if rtol is None else rtol, dtype=float), err.shape)
+    tol = np.broadcast_to(np.asarray(tier.rtol(cond), dtype=float), err.shape)
     if err.size == 0:
         raise ValueError("identity_outcome: need at least one instance")
     with np.errstate(invalid="ignore"):
@@ -205,8 +211,7 @@ def identity_outcome(lhs, rhs, *, tier: Tier = IDENTITY, cond: Any = 1.0,
     worst = int(np.argmax(score))
     e, t = float(err[worst]), float(tol[worst])
     d = {"instances": int(err.size), "max_rel_error": e if np.isfinite(e) else "inf", "worst_index": worst,
-         "tier": tier.name if rtol is None else "literal", "worst_cond": float(np.broadcast_to(
-             np.asarray(cond, dtype=float), err.shape)[worst]) if rtol is None else 1.0}
+         "tier": tier.name, "worst_cond": float(np.broadcast_to(np.asarray(cond, dtype=float), err.shape)[worst])}
     holds = bool(e <= t)
     measured = e if np.isfinite(e) else 1e308
     if not holds and np.isfinite(e) and e <= 1e3 * t:
@@ -223,15 +228,14 @@ def identity_outcome(lhs, rhs, *, tier: Tier = IDENTITY, cond: Any = 1.0,
 
 
 def bound_outcome(values, bounds, *, certify: Callable[[int], tuple[Any, Any]] | None = None,
-                  details: dict | None = None, tol: float | None = None) -> Outcome:
+                  details: dict | None = None) -> Outcome:
     """A deterministic inequality ``value <= bound`` on every instance: worst ratio value/bound <= 1.
 
     Bounds must be positive; a value below an infinite bound has ratio 0. The worst ratio is
-    the bound's tightness (``details["tightness"]``). A worst ratio in ``(1, 1 + CERTIFY_BAND]``
-    is decided by ``certify(i)``, which returns ``(value, bound)`` of instance ``i`` in extended
+    the bound's tightness (``details["tightness"]``). When every ratio above 1 lies in ``(1, 1 + CERTIFY_BAND]``,
+    each such instance is decided by ``certify(i)``, which returns ``(value, bound)`` of instance ``i`` in extended
     precision (numbers or no-argument callables evaluated at :data:`DPS` digits); without it,
-    such a ratio counts as a violation and the details say it was not certified. ``tol`` (a
-    fixed slack) is accepted only for compatibility.
+    such a ratio counts as a violation and the details say it was not certified.
     """
     v = np.asarray(values, dtype=float).ravel()
     b = np.asarray(bounds, dtype=float).ravel()
@@ -245,18 +249,22 @@ def bound_outcome(values, bounds, *, certify: Callable[[int], tuple[Any, Any]] |
     r = float(ratios[worst])
     d = {"instances": int(v.size), "worst_ratio": r, "tightness": r, "worst_value": float(v[worst]),
          "worst_bound": float(b[worst]), "worst_index": worst}
-    slack = 0.0 if tol is None else float(tol)
-    holds = bool(r <= 1.0 + slack)
+    above = np.flatnonzero(ratios > 1.0)
+    holds = above.size == 0
     if not holds and r <= 1.0 + CERTIFY_BAND:
-        cert = _certified(worst, certify, "bound")
-        if cert is None:
+        # Every instance above 1 lies in the band: each is decided in extended precision (a real
+        # violation must not hide behind a worse instance that is only rounding).
+        if certify is None:
             d["near_boundary"] = f"ratio in (1, 1 + {CERTIFY_BAND:g}] and no extended-precision evaluator: counted"
         else:
-            d["certificate"] = cert
-            holds = cert["holds"]
+            certs = [_certified(int(i), certify, "bound") for i in above[np.argsort(-ratios[above])]]
+            real = [c for c in certs if not c["holds"]]
+            d["certificate"] = real[0] if real else certs[0]
+            d["certified_instances"] = len(certs)
+            holds = not real
             d["float_excess"] = "rounding" if holds else "real (survives extended precision)"
     d.update(details or {})
-    return Outcome(holds=holds, measured=r, reference=1.0, relation="<=", tolerance=slack, details=d)
+    return Outcome(holds=holds, measured=r, reference=1.0, relation="<=", tolerance=0.0, details=d)
 
 
 def combine(parts: dict[str, Outcome], key: str) -> Outcome:

@@ -11,7 +11,7 @@ from typing import Any, Callable
 import numpy as np
 
 from kdtheory.verify._core import Outcome, Run
-from kdtheory.verify.evidence import CERTIFY_BAND, DPS, bound_outcome, certificate
+from kdtheory.verify.evidence import DPS, certificate
 
 PAPER_FIG1_ALPHAS = (0.5, 1.0, 2.0, 10.0, 100.0)  # alpha = 1 is the KL curve (orange, dashed)
 FIG1_FIXED = np.array([0.4, 0.6])
@@ -236,35 +236,6 @@ def min_outcome(value: float, reference: float = 0.0, details: dict | None = Non
     """An exact lower bound ``value >= reference`` (no rounding involved: exact zeros and signs)."""
     return Outcome(holds=bool(value >= reference), measured=float(value), reference=float(reference),
                    relation=">=", details=dict(details or {}))
-
-
-def bound_all(values, bounds, *, certify: Callable[[int], tuple[Any, Any]] | None = None,
-              details: dict | None = None) -> Outcome:
-    """:func:`kdtheory.verify.evidence.bound_outcome`, with *every* instance whose ratio lies in
-    ``(1, 1 + CERTIFY_BAND]`` certified (not only the worst): an instance that survives extended
-    precision decides the outcome even when the worst one was rounding."""
-    v = np.asarray(values, dtype=float).ravel()
-    b = np.asarray(bounds, dtype=float).ravel()
-    out = bound_outcome(v, b, certify=certify, details=details)
-    if certify is None or not out.holds:
-        return out
-    with np.errstate(invalid="ignore", over="ignore"):
-        ratios = np.where(np.isinf(b), 0.0, v / b)
-    worst = int(np.argmax(ratios))
-    band = [int(i) for i in np.argsort(-ratios) if 1.0 < ratios[i] <= 1.0 + CERTIFY_BAND and i != worst]
-    records = []
-    for i in band:
-        lhs, rhs = certify(i)
-        rec = certificate(lhs, rhs, "<=", what=f"instance {i}")
-        rec["instance"] = i
-        records.append(rec)
-        if not rec["holds"]:
-            return bound_outcome(v[i:i + 1], b[i:i + 1], certify=lambda _, i=i: certify(i),
-                                 details={**(details or {}), "other_in_band_certified": records,
-                                          "instance_index": i})
-    if records:
-        out.details["other_in_band_certified"] = records
-    return out
 
 
 def monotone_pairs(profiles: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

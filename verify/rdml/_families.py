@@ -34,9 +34,9 @@ import numpy as np
 
 from kdtheory.theory import rdml as T
 from kdtheory.verify._core import Outcome, Run
-from kdtheory.verify.evidence import EXACT, maximize
+from kdtheory.verify.evidence import bound_outcome, EXACT, maximize
 
-from ._common import bound_all, mp, mp_le
+from ._common import mp, mp_le
 
 ALPHAS_QUICK = (0.1, 0.5, 0.9, 1.0, 2.0, 20.0)
 ALPHAS_FULL = (0.05, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0, 1.5, 2.0, 5.0, 20.0, 50.0)
@@ -482,7 +482,7 @@ def search_outcome(rows: list[dict], spec: Spec, scale: float, details: dict | N
         lhs, rhs = spec.exact(r["fam"], r["alpha"], r["theta"], r["extra"])
         return mp_le(lhs, lambda: m.mpf(scale) * rhs())
 
-    out = bound_all([r["lhs"] for r in valid], [r["rhs"] for r in valid], certify=cert,
+    out = bound_outcome([r["lhs"] for r in valid], [r["rhs"] for r in valid], certify=cert,
                     details={"worst_ratio_by_alpha": per_alpha, "worst_ratio_by_family": per_family,
                              "rows_without_a_domain_instance": len(rows) - len(valid), **(details or {})})
     if valid:

@@ -12,7 +12,7 @@ from kdtheory.verify._core import Outcome, Run, claim
 from kdtheory.verify.evidence import (DPS, IDENTITY, bound_outcome, combine, identity_outcome, loglog_slope,
                                       maximize, relative_error)
 
-from ._common import (ALPHA_GRID, ALPHA_PRINTED, FIG1_FIXED, bound_all, count_outcome, f, headline, min_outcome,
+from ._common import (ALPHA_GRID, ALPHA_PRINTED, FIG1_FIXED, count_outcome, f, headline, min_outcome,
                       mp, mp_law, mp_le, mp_log_ratio_variance, mp_renyi, mp_squared_hellinger,
                       pair_batches,
                       softmax_rows)
@@ -180,7 +180,7 @@ def remark2(run: Run) -> Outcome:
             certs.append((p[i], q[i], grid[k], grid[k + 1]))
         vals.append(lo[use])
         bnds.append(hi[use])
-    grid_part = bound_all(np.concatenate(vals), np.concatenate(bnds), certify=lambda i: _mp_pair_cert(*certs[i]),
+    grid_part = bound_outcome(np.concatenate(vals), np.concatenate(bnds), certify=lambda i: _mp_pair_cert(*certs[i]),
                           details={"consecutive_pairs": n})
     m = mp()
     (a, ps, qs), deriv, _ = T.derive_alpha_derivative(3)
@@ -207,7 +207,7 @@ def remark2(run: Run) -> Outcome:
     al = float(np.exp(xb[6]))
     be = al * (1.0 + float(np.exp(xb[7])))
     da, db = T.renyi_divergence(pb, qb, np.array([al, be]))
-    search = bound_all([da], [db], certify=lambda i: _mp_pair_cert(pb, qb, al, be),
+    search = bound_outcome([da], [db], certify=lambda i: _mp_pair_cert(pb, qb, al, be),
                        details={"p": pb.tolist(), "q": qb.tolist(), "alpha": al, "beta": be})
     parts = {"grid": grid_part,
              "infinite_then_finite": count_outcome(len(jumps), {"violations": jumps[:3]}),
@@ -322,11 +322,11 @@ def kl_limit(run: Run) -> Outcome:
     parts = {
         "sympy_limit": count_outcome(0 if sym_ok else 1, {"sympy_limit_minus_kl_is_zero": sym_ok}),
         "infinite_pattern": count_outcome(inf_bad, {"mismatches": inf_bad}),
-        "first_order_constant": bound_all(rho_dev, rho_allow, certify=rho_cert,
+        "first_order_constant": bound_outcome(rho_dev, rho_allow, certify=rho_cert,
                                           details={"pairs": n, "max_abs_rho_minus_1": float(max(rho_dev)),
                                                    "recomputed_in_extended_precision": recomputed[:5],
                                                    "n_recomputed": len(recomputed)}),
-        "slope": bound_all(slope_dev, slope_allow,
+        "slope": bound_outcome(slope_dev, slope_allow,
                            details={"pairs": n, "skipped_unresolvable": skipped, "median_slope": float(np.median(slopes)),
                                     "min_slope": float(slopes.min()), "max_slope": float(slopes.max())}),
     }
@@ -430,7 +430,7 @@ def hellinger_corrected(run: Run) -> Outcome:
         cases += list(zip(p, q))
     lhs, rhs, h2all = np.concatenate(lhs), np.concatenate(rhs), np.concatenate(h2all)
     idx = np.flatnonzero(np.isfinite(lhs) & (lhs > 0))
-    lower = bound_all(2 * h2all[idx], lhs[idx],
+    lower = bound_outcome(2 * h2all[idx], lhs[idx],
                       certify=lambda i: mp_le(lambda: 2 * mp_squared_hellinger(*cases[idx[i]]),
                                               lambda: mp_renyi(*cases[idx[i]], 0.5)))
     zero_bad = int(np.sum((lhs == 0) & (h2all != 0)))

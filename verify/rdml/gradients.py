@@ -7,9 +7,9 @@ import numpy as np
 
 from kdtheory.theory import rdml as T
 from kdtheory.verify._core import Outcome, Run, claim
-from kdtheory.verify.evidence import IDENTITY, combine, identity_outcome, maximize
+from kdtheory.verify.evidence import bound_outcome, IDENTITY, combine, identity_outcome, maximize
 
-from ._common import bound_all, headline, monotone_pairs, mp, mp_grad_logits, mp_le, mp_norm, mp_softmax, softmax_rows
+from ._common import headline, monotone_pairs, mp, mp_grad_logits, mp_le, mp_norm, mp_softmax, softmax_rows
 
 __all__ = ["prop1", "gradient_growth", "gradient_growth_corrected"]
 
@@ -122,7 +122,7 @@ def _profiles_check(profiles, mp_value, details=None):
         c = mp().mpf(float(shift.ravel()[i]))
         return mp_le(lambda: mp_value(r, k) + c, lambda: mp_value(r, k + 1) + c)
 
-    return bound_all(vals.ravel(), bnds.ravel(), certify=cert, details=details)
+    return bound_outcome(vals.ravel(), bnds.ravel(), certify=cert, details=details)
 
 
 def _growth_instances(rng, n: int, ms):
@@ -189,7 +189,7 @@ def gradient_growth(run: Run) -> Outcome:
     pb, zb, al, be = unpack(xb)
     ga, gb = sign * np.linalg.norm(T.renyi_grad_logits(pb, zb, np.array([al, be])), axis=-1)
     c = 0.0 if sign > 0 else 2.0 * max(abs(ga), abs(gb))
-    search = bound_all([ga + c], [gb + c], certify=lambda i: mp_le(
+    search = bound_outcome([ga + c], [gb + c], certify=lambda i: mp_le(
         lambda: sign * mp_norm(mp_grad_logits(pb, zb, al)) + c, lambda: sign * mp_norm(mp_grad_logits(pb, zb, be)) + c),
         details={"p": pb.tolist(), "z": zb.tolist(), "alpha": al, "beta": be})
     out = combine({"grid": grid, "search": search}, "grid")

@@ -9,7 +9,7 @@ from kdtheory.verify._core import Outcome, Run, claim
 from kdtheory.verify.evidence import IDENTITY, bound_outcome, certificate, combine, identity_outcome
 
 from . import _families as F
-from ._common import bound_all, headline, mp, mp_le, mp_renyi
+from ._common import headline, mp, mp_le, mp_renyi
 from .smoothness import (L_HAND, PHI_CORRECTED, PHI_PRINTED, Q_HAND, TAU_HAND, Bound, _linear2_D, _phi_printed_mp,
                          alphas_at_least_one, attach, pointwise_constants, run_search)
 
@@ -428,5 +428,5 @@ def eq_c17_c19(run: Run) -> Outcome:
 
     parts = {"identity": identity_outcome(lhs, rhs, tier=IDENTITY, cond=cond, certify=id_cert,
                                           details={"instances": len(lhs)}),
-             "brackets": bound_all(bv, bb, certify=br_cert)}
+             "brackets": bound_outcome(bv, bb, certify=br_cert)}
     return combine(parts, "identity")

@@ -9,9 +9,9 @@ import numpy as np
 
 from kdtheory.theory import rdml as T
 from kdtheory.verify._core import Outcome, Run, claim
-from kdtheory.verify.evidence import IDENTITY, combine, identity_outcome
+from kdtheory.verify.evidence import bound_outcome, IDENTITY, combine, identity_outcome
 
-from ._common import (ALPHA_GRID, ALPHA_PRINTED, bound_all, count_outcome, exact_product, f, headline, mp, mp_le,
+from ._common import (ALPHA_GRID, ALPHA_PRINTED, count_outcome, exact_product, f, headline, mp, mp_le,
                       mp_renyi)
 
 __all__ = ["additivity", "additivity_corrected", "eq2_derivation", "eq2_derivation_corrected"]
@@ -430,5 +430,5 @@ def eq2_derivation_corrected(run: Run) -> Outcome:
 
     parts = {"product": identity_outcome(pl, pr, tier=IDENTITY, cond=pc),
              "joint": identity_outcome(jl, jr, tier=IDENTITY, cond=jc),
-             "jensen": bound_all(jv, jb, certify=jensen_cert)}
+             "jensen": bound_outcome(jv, jb, certify=jensen_cert)}
     return combine(parts, "product")
