@@ -35,6 +35,7 @@ dimension for d <= 16) with a NumPy twin, from pre-drawn sample indices and comp
 from __future__ import annotations
 
 import itertools
+import math
 import weakref
 from dataclasses import dataclass
 from typing import Any
@@ -46,7 +47,7 @@ from kdtheory.numerics._threads import blas_threads_for
 from kdtheory.numerics.bench import BenchCase, benchmark
 from kdtheory.theory._checks import (require, require_array, require_choice, require_in, require_int,
                                      require_positive, require_real, require_type)
-from kdtheory.theory.kd import LeastSquaresConstants, least_squares_constants
+from kdtheory.theory.kd import LeastSquaresConstants, least_squares_constants, ridge_logistic_constants
 
 __all__ = [
     "SCHEMES", "COMPRESSORS", "METHODS", "MOMENTS_AT_METHODS", "DivergenceError", "AffineChain",
@@ -56,7 +57,7 @@ __all__ = [
     "affine_chain", "apply_second_moment_map", "moment_trajectory", "second_moment_operator", "stationary_moments",
     "second_moment_radius", "augmented_operator", "moments_at", "refresh_phases", "ls_gap",
     # Monte Carlo
-    "draw_chain_randomness", "simulate_chains", "simulate_pl",
+    "draw_chain_randomness", "simulate_chains", "simulate_pl", "simulate_logistic",
     # instances
     "random_least_squares",
 ]
@@ -80,6 +81,11 @@ _MAX_TIMES = 10 ** 5
 _MAX_TIME = 2 ** 62
 _MAX_DRAWS = 5 * 10 ** 7    # T x chains (x d with compression) pre-drawn entries
 _MAX_PL_DRAWS = 5 * 10 ** 8
+_MAX_LOGISTIC_STEPS = 5 * 10 ** 8   # T x chains of one ridge-logistic run
+_MAX_LOGISTIC_ENTRIES = 10 ** 7     # n d of its data matrix
+_MAX_LOGISTIC_D = 2000
+_MAX_LOGISTIC_WORK = 10 ** 10     # T x chains x d steps, checkpoints x chains x (n + d) for the gaps
+_LOGISTIC_BLOCK = 2 ** 22           # sample indices pre-drawn per block of steps
 _MAX_REFRESH_D = 12
 _MAX_PHASES = 10 ** 5
 _MAX_TAU = 10 ** 12
@@ -1358,6 +1364,171 @@ def simulate_pl(x0: float, theta: float, lmbda: float, gamma: float, noise: floa
 
 
 # ----------------------------------------------------------------------------------------------
+# ridge logistic regression: a non-quadratic finite sum inside every hypothesis of Theorems 1-3
+# ----------------------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _logistic_kernel(A, y, ridge, gamma, corr, idx, t0, checkpoints, k, x, out_x):
+    # Steps t0 .. t0 + idx.shape[0] - 1 of (7) / (16) on ridge logistic regression for every chain: the state x
+    # (chains, d) is updated in place, checkpoint times in that range are recorded (before the step) into out_x[k].
+    # grad f_i(x) = -y_i sigma(-y_i a_i^T x) a_i + ridge x with sigma(-z) = (1 - tanh(z/2))/2 (math.tanh, as the
+    # twin); corr holds lam grad f_i(theta) (minus lam grad f(theta) for (16)). Time outer, chains inner, sums in
+    # coordinate order. Returns (next checkpoint index, -1) or (., t) for the first step t whose sample index lies
+    # outside [0, n).
+    T, C = idx.shape
+    n, D = A.shape
+    for tt in range(T):
+        t = t0 + tt
+        if k < checkpoints.shape[0] and checkpoints[k] == t:
+            for c in range(C):
+                for j in range(D):
+                    out_x[k, c, j] = x[c, j]
+            k += 1
+        for c in range(C):
+            i = idx[tt, c]
+            if i < 0 or i >= n:
+                return k, t
+            r = A[i, 0] * x[c, 0]
+            for j in range(1, D):
+                r += A[i, j] * x[c, j]
+            w = -y[i] * (0.5 * (1.0 - math.tanh((y[i] * r) / 2.0)))
+            for j in range(D):
+                x[c, j] = x[c, j] - gamma * ((w * A[i, j] + ridge * x[c, j]) - corr[i, j])
+    return k, -1
+
+
+def _tanh_libm(h: np.ndarray) -> np.ndarray:
+    """``math.tanh`` per element (the libm function the kernel calls; ``np.tanh`` differs in the last bit)."""
+    return np.fromiter(map(math.tanh, h.tolist()), dtype=float, count=h.size)
+
+
+def _logistic_numpy(A, y, ridge, gamma, corr, idx, t0, checkpoints, k, x, out_x):
+    """NumPy twin of :func:`_logistic_kernel` (vectorised over chains; same operations in the same order)."""
+    T, C = idx.shape
+    n, D = A.shape
+    for tt in range(T):
+        t = t0 + tt
+        if k < checkpoints.shape[0] and checkpoints[k] == t:
+            out_x[k] = x
+            k += 1
+        ii = idx[tt]
+        if np.any((ii < 0) | (ii >= n)):
+            return k, t
+        a = A[ii]
+        r = a[:, 0] * x[:, 0]
+        for j in range(1, D):
+            r = r + a[:, j] * x[:, j]
+        yi = y[ii]
+        w = -yi * (0.5 * (1.0 - _tanh_libm((yi * r) / 2.0)))
+        x[:] = x - gamma * ((w[:, None] * a + ridge * x) - corr[ii])
+    return k, -1
+
+
+def _logistic_sample_gradients(A: np.ndarray, y: np.ndarray, ridge: float, x: np.ndarray) -> np.ndarray:
+    """Per-sample gradients at x with the kernel's arithmetic (so a chain at x = theta with lam = 1 stands still)."""
+    r = A[:, 0] * x[0]
+    for j in range(1, A.shape[1]):
+        r = r + A[:, j] * x[j]
+    w = -y * (0.5 * (1.0 - _tanh_libm((y * r) / 2.0)))
+    return w[:, None] * A + ridge * x[None, :]
+
+
+def simulate_logistic(A: Any, y: Any, ridge: float, theta: Any, lmbda: float, gamma: float, x0: Any, T: int,
+                      chains: int, *, checkpoints: Any = None, unbiased: bool = False, seed: int = 0,
+                      backend: str = "numba", draws: Any = None) -> dict:
+    """Chains of iteration (7) (or (16) with ``unbiased``) on ridge logistic regression [kd, Eqs. (7), (16)].
+
+    ``f_i(x) = log(1 + exp(-y_i a_i^T x)) + (ridge/2) ||x||^2`` with labels ``y_i`` in {-1, +1}: strongly convex,
+    smooth and not quadratic, so no exact moment recursion exists (constants in
+    :func:`kdtheory.theory.kd.ridge_logistic_constants`). Each step samples one row uniformly:
+    ``x' = x - gamma (grad f_i(x) - lmbda grad f_i(theta) [+ lmbda grad f(theta)])``.
+
+    Returns ``dist_sq`` (``||x^t - x*||^2``) and ``gap`` (``f(x^t) - f*``) at the checkpoints, shape
+    (n_checkpoints, chains), the final iterates ``x`` (chains, d), the checkpoints and the constants.
+    Sample indices are pre-drawn from ``default_rng(seed)`` in blocks of at most 2^22 (or given as ``draws``,
+    integers of shape (T, chains)); the Numba kernel and its NumPy twin are bitwise equal on them.
+    T x chains <= 5e8; raises :class:`DivergenceError` when the chains overflow (gamma too large).
+    """
+    func = "simulate_logistic"
+    A = _bounded(A, "A", func, ndim=2, bound=1e50)
+    n, d = A.shape
+    require(n * d <= _MAX_LOGISTIC_ENTRIES and d <= _MAX_LOGISTIC_D, "A", A.shape,
+            f"have d <= {_MAX_LOGISTIC_D} and n d <= {_MAX_LOGISTIC_ENTRIES:.0e} entries", func=func)
+    y = require_array(y, "y", ndim=1, func=func)
+    require(y.shape == (n,) and bool(np.all(np.abs(y) == 1)), "y", y, f"be {n} labels in {{-1, +1}}", func=func)
+    ridge = require_positive(ridge, "ridge", func=func)
+    require(ridge <= 1e50, "ridge", ridge, "be <= 1e50", func=func)
+    theta = _bounded(theta, "theta", func, ndim=1)
+    require(theta.shape == (d,), "theta", theta, f"have shape ({d},) like the rows of A", func=func)
+    lmbda = require_real(lmbda, "lmbda", func=func)
+    require(abs(lmbda) <= 1e6, "lmbda", lmbda, "have magnitude <= 1e6", func=func)
+    gamma = require_positive(gamma, "gamma", func=func)
+    x0 = _bounded(x0, "x0", func, ndim=1)
+    require(x0.shape == (d,), "x0", x0, f"have shape ({d},) like the rows of A", func=func)
+    T = require_int(T, "T", low=0, high=_MAX_LOGISTIC_STEPS, func=func)
+    chains = require_int(chains, "chains", low=1, high=_MAX_LOGISTIC_STEPS, func=func)
+    require(T * chains <= _MAX_LOGISTIC_STEPS, "chains", chains,
+            f"give T x chains <= {_MAX_LOGISTIC_STEPS:.0e} chain-steps (T = {T})", func=func)
+    unbiased = _require_bool(unbiased, "unbiased", func)
+    seed = _require_seed(seed, func)
+    _choice(backend, "backend", ("numba", "numpy"), func)
+    cps = _require_checkpoints(checkpoints, T, func)
+    require(T * chains * d <= _MAX_LOGISTIC_WORK, "chains", chains,
+            f"give T x chains x d <= {_MAX_LOGISTIC_WORK:.0e} (T = {T}, d = {d})", func=func)
+    require(cps.size * chains * d <= _MAX_TRAJECTORY_ENTRIES and cps.size * chains * (n + d) <= _MAX_LOGISTIC_WORK,
+            "checkpoints", cps.size, f"give n_checkpoints x chains x d <= {_MAX_TRAJECTORY_ENTRIES:.0e} stored iterates "
+            f"and n_checkpoints x chains x (n + d) <= {_MAX_LOGISTIC_WORK:.0e} (chains = {chains}, n = {n}, d = {d})",
+            func=func)
+    if draws is not None:
+        require_type(isinstance(draws, np.ndarray) and draws.dtype.kind in "iu", "draws", draws,
+                     "be an integer array of sample indices", func=func)
+        require(draws.shape == (T, chains), "draws", draws.shape, f"have shape ({T}, {chains})", func=func)
+        draws = np.ascontiguousarray(draws, dtype=np.int64)   # the range [0, n) is checked by the kernels
+    try:
+        c = ridge_logistic_constants(A, y, ridge)
+    except ValueError as exc:
+        raise ValueError(f"{func}: A must give a ridge logistic problem whose constants exist, got: {exc}") from None
+    with np.errstate(over="ignore", invalid="ignore"):
+        G = _logistic_sample_gradients(A, y, ridge, theta)
+        corr = lmbda * G - lmbda * G.mean(axis=0)[None, :] if unbiased else lmbda * G
+    require(bool(np.all(np.isfinite(corr))), "theta", theta,
+            "give teacher gradients lmbda grad f_i(theta) representable in float64", func=func)
+    corr = np.ascontiguousarray(corr)
+    x = np.ascontiguousarray(np.tile(x0, (chains, 1)))
+    out_x = np.empty((cps.size, chains, d))
+    step = _logistic_kernel if backend == "numba" else _logistic_numpy
+    block = max(1, _LOGISTIC_BLOCK // chains)
+    rng = np.random.default_rng(seed) if draws is None else None
+    k, t0 = 0, 0
+    with np.errstate(over="ignore", invalid="ignore"):
+        while t0 < T:
+            tb = min(block, T - t0)
+            idx = draws[t0:t0 + tb] if draws is not None else rng.integers(0, n, size=(tb, chains))
+            k, bad = step(A, y, ridge, gamma, corr, idx, t0, cps, k, x, out_x)
+            require(bad < 0, "draws", f"step {bad}", f"hold sample indices in [0, {n})", func=func)
+            t0 += tb
+        if k < cps.size and cps[k] == T:
+            out_x[k] = x
+            k += 1
+        e = out_x - c.x_star
+        dist = np.sum(e * e, axis=2)
+        gap = np.empty((cps.size, chains))
+        rows = max(1, 2 ** 22 // n)
+        for j in range(cps.size):
+            for s in range(0, chains, rows):
+                X = out_x[j, s:s + rows]
+                z = (X @ A.T) * y[None, :]
+                gap[j, s:s + rows] = (np.mean(np.logaddexp(0.0, -z), axis=1) + 0.5 * ridge * np.sum(X * X, axis=1)
+                                      - c.f_star)
+    ok = np.all(np.isfinite(dist), axis=1) & np.all(np.isfinite(gap), axis=1)
+    if not np.all(ok):
+        raise DivergenceError(f"{func}: gamma must keep the chains finite, got an overflow by checkpoint step "
+                              f"{int(cps[int(np.argmin(ok))])} (gamma = {gamma:.6g}, ridge = {ridge:.6g})")
+    return {"dist_sq": dist, "gap": gap, "x": x, "checkpoints": cps, "constants": c}
+
+
+# ----------------------------------------------------------------------------------------------
 # instances
 # ----------------------------------------------------------------------------------------------
 
@@ -1415,6 +1586,24 @@ def _bench_chains() -> list[BenchCase]:
     cases.append(BenchCase(f"SGD+KD chains d=20 n=80 (generic kernel), {C20} x {T}", T * C20, "chain-steps",
                            lambda: simulate_chains(ch20, z20, T, C20, draws=draw20, backend="numba"),
                            lambda: simulate_chains(ch20, z20, T, C20, draws=draw20, backend="numpy")))
+    return cases
+
+
+@benchmark("kd.logistic")
+def _bench_logistic() -> list[BenchCase]:
+    """Ridge logistic chains (the Monte Carlo of Theorems 1-3): kernel against its twin on the same pre-drawn indices."""
+    rng = np.random.default_rng(7)
+    cases = []
+    for n, d, C, T in ((12, 3, 2000, 500), (40, 20, 500, 200)):
+        A = rng.normal(size=(n, d))
+        y = np.where(A @ rng.normal(size=d) >= 0, 1.0, -1.0)
+        theta, x0 = np.full(d, 0.2), np.ones(d)
+        idx = rng.integers(0, n, size=(T, C))
+        cases.append(BenchCase(f"ridge logistic KD chains d={d} n={n}, {C} chains x {T} steps", T * C, "chain-steps",
+                               lambda A=A, y=y, th=theta, x0=x0, T=T, C=C, idx=idx: simulate_logistic(
+                                   A, y, 0.3, th, 0.5, 0.05, x0, T, C, draws=idx, backend="numba"),
+                               lambda A=A, y=y, th=theta, x0=x0, T=T, C=C, idx=idx: simulate_logistic(
+                                   A, y, 0.3, th, 0.5, 0.05, x0, T, C, draws=idx, backend="numpy")))
     return cases
 
 

@@ -361,17 +361,18 @@ def test_pl_constants_refined_below_the_grid():
 
 
 def test_logistic_chains_reproducible_and_fixed_point():
-    from kdtheory.verify.kd._logistic import logistic_chains, logistic_instance
+    from kdtheory.numerics.kd import simulate_logistic
+    from kdtheory.verify.kd._common import logistic_instance
 
     A, y, ridge = logistic_instance(np.random.default_rng(2))
     c = tk.ridge_logistic_constants(A, y, ridge)
     gamma = tk.step_theorem1(c.cal_L)
     kw = dict(checkpoints=[0, 10, 50], seed=4)
-    r1 = logistic_chains(A, y, ridge, c.x_star + 1.0, 0.3, gamma, c.x_star + 2.0, 50, 64, **kw)
-    r2 = logistic_chains(A, y, ridge, c.x_star + 1.0, 0.3, gamma, c.x_star + 2.0, 50, 64, **kw)
+    r1 = simulate_logistic(A, y, ridge, c.x_star + 1.0, 0.3, gamma, c.x_star + 2.0, 50, 64, **kw)
+    r2 = simulate_logistic(A, y, ridge, c.x_star + 1.0, 0.3, gamma, c.x_star + 2.0, 50, 64, **kw)
     np.testing.assert_array_equal(r1["dist_sq"], r2["dist_sq"])
     # teacher at x*, lambda = 1, start at x*: every step is exactly zero
-    r3 = logistic_chains(A, y, ridge, c.x_star, 1.0, gamma, c.x_star, 50, 8, **kw)
+    r3 = simulate_logistic(A, y, ridge, c.x_star, 1.0, gamma, c.x_star, 50, 8, **kw)
     assert np.max(r3["dist_sq"]) <= 1e-28
 
 

@@ -247,6 +247,86 @@ def test_pl_kernel_bitwise_equals_twin():
         np.testing.assert_array_equal(r1["f"], r2["f"])
 
 
+def _logistic_problem(d, seed=0, n=12):
+    rng = np.random.default_rng(seed)
+    A = rng.normal(size=(n, d))
+    y = np.where(A @ rng.normal(size=d) >= 0, 1.0, -1.0)
+    y[: n // 5] *= -1
+    return A, y, 0.3
+
+
+@pytest.mark.parametrize("d", [1, 3, 8])
+@pytest.mark.parametrize("unbiased", [False, True])
+def test_logistic_kernel_bitwise_equals_twin(d, unbiased, monkeypatch):
+    """Same pre-drawn indices, several blocks of draws (block boundary inside the run): bitwise equal."""
+    monkeypatch.setattr(nk, "_LOGISTIC_BLOCK", 7 * 101)
+    A, y, ridge = _logistic_problem(d)
+    theta, x0 = np.linspace(-1.0, 1.0, d), np.linspace(2.0, -1.0, d)
+    kw = dict(checkpoints=[0, 1, 6, 7, 8, 30, 45], unbiased=unbiased, seed=5)
+    r1 = nk.simulate_logistic(A, y, ridge, theta, 0.7, 0.2, x0, 45, 101, backend="numba", **kw)
+    r2 = nk.simulate_logistic(A, y, ridge, theta, 0.7, 0.2, x0, 45, 101, backend="numpy", **kw)
+    for key in ("dist_sq", "gap", "x"):
+        np.testing.assert_array_equal(r1[key], r2[key])
+    idx = np.random.default_rng(9).integers(0, A.shape[0], size=(45, 101))
+    r3 = nk.simulate_logistic(A, y, ridge, theta, 0.7, 0.2, x0, 45, 101, backend="numba", draws=idx, **kw)
+    r4 = nk.simulate_logistic(A, y, ridge, theta, 0.7, 0.2, x0, 45, 101, backend="numpy", draws=idx, **kw)
+    np.testing.assert_array_equal(r3["gap"], r4["gap"])
+
+
+def test_logistic_simulator_equals_a_plain_loop():
+    """The kernel against a plain per-chain loop with the public per-sample gradients of theory/kd.py (np.tanh,
+    BLAS: not bitwise, a 1e-12 relative agreement), iteration (7) and (16)."""
+    from kdtheory.theory import kd as tk
+
+    A, y, ridge = _logistic_problem(3, seed=1)
+    c = tk.ridge_logistic_constants(A, y, ridge)
+    theta, x0, lam, gamma = c.x_star + 0.5, c.x_star - 1.0, 0.6, 0.15
+    idx = np.random.default_rng(3).integers(0, A.shape[0], size=(60, 4))
+    G_theta = tk.ridge_logistic_gradients(A, y, ridge, theta)
+    for unbiased in (False, True):
+        sim = nk.simulate_logistic(A, y, ridge, theta, lam, gamma, x0, 60, 4, checkpoints=[0, 20, 60], draws=idx,
+                                   unbiased=unbiased)
+        for ch in range(4):
+            x, got = x0.copy(), []
+            for t in range(61):
+                if t in (0, 20, 60):
+                    got.append((np.sum((x - c.x_star) ** 2), tk.ridge_logistic_loss(A, y, ridge, x) - c.f_star))
+                if t == 60:
+                    break
+                i = idx[t, ch]
+                g = tk.ridge_logistic_gradients(A, y, ridge, x)[i] - lam * G_theta[i]
+                if unbiased:
+                    g = g + lam * G_theta.mean(axis=0)
+                x = x - gamma * g
+            np.testing.assert_allclose(sim["dist_sq"][:, ch], [v[0] for v in got], rtol=1e-12)
+            np.testing.assert_allclose(sim["gap"][:, ch], [v[1] for v in got], rtol=1e-10, atol=1e-15)
+            np.testing.assert_allclose(sim["x"][ch], x, rtol=1e-12)
+
+
+def test_logistic_simulator_inputs():
+    A, y, ridge = _logistic_problem(2)
+    z = np.zeros(2)
+    with pytest.raises(ValueError, match=r"simulate_logistic: y must be 12 labels"):
+        nk.simulate_logistic(A, 2 * y, ridge, z, 0.5, 0.1, z, 5, 3)
+    with pytest.raises(ValueError, match=r"simulate_logistic: theta must have shape"):
+        nk.simulate_logistic(A, y, ridge, np.zeros(3), 0.5, 0.1, z, 5, 3)
+    with pytest.raises(ValueError, match=r"simulate_logistic: chains must"):
+        nk.simulate_logistic(A, y, ridge, z, 0.5, 0.1, z, 10 ** 6, 10 ** 6)
+    with pytest.raises(ValueError, match=r"simulate_logistic: ridge must"):
+        nk.simulate_logistic(A, y, 0.0, z, 0.5, 0.1, z, 5, 3)
+    with pytest.raises(TypeError, match=r"simulate_logistic: draws must"):
+        nk.simulate_logistic(A, y, ridge, z, 0.5, 0.1, z, 5, 3, draws=np.zeros((5, 3)))
+    bad = np.zeros((5, 3), dtype=np.int64)
+    bad[2, 1] = 12
+    for backend in ("numba", "numpy"):
+        with pytest.raises(ValueError, match=r"simulate_logistic: draws must hold sample indices"):
+            nk.simulate_logistic(A, y, ridge, z, 0.5, 0.1, z, 5, 3, draws=bad, backend=backend)
+        with pytest.raises(nk.DivergenceError, match=r"simulate_logistic: gamma must keep the chains finite"):
+            nk.simulate_logistic(A, y, ridge, z, 0.5, 1e3, z + 1, 400, 3, backend=backend)
+    out = nk.simulate_logistic(A, y, ridge, z, 0.5, 0.1, z, 0, 3)
+    assert out["dist_sq"].shape == (1, 3) and np.all(np.isfinite(out["gap"]))
+
+
 # ------------------------------------------------------------------ thread policy
 
 

@@ -5,7 +5,8 @@ Instances
     (the same problem translated so that ``x* = 0`` up to rounding: the exact engine then
     propagates the error covariance itself, not ``E[x x^T]`` minus ``x* x*^T``, which cancels),
     :func:`ls_conditioned` (a prescribed Hessian spectrum, condition number up to 1e6),
-    :func:`heavy_row_instance` (d = 1, one dominant row: ``cal_L >> L``).
+    :func:`heavy_row_instance` (d = 1, one dominant row: ``cal_L >> L``), :func:`logistic_instance`
+    (ridge logistic regression with 15% flipped labels, for the Monte Carlo of Theorems 1-3).
 
 Exact engine
     :func:`stationary` (stationary moments of (7) / (16) from the structured engine of numerics.kd).
@@ -77,6 +78,19 @@ def heavy_row_instance(rng: np.random.Generator, n: int = 8) -> tuple[np.ndarray
     """d = 1 with one dominant row (a_0 = 6, the others ~1): cal_L = M/H is several times L = H."""
     a = np.concatenate([[6.0], rng.uniform(0.5, 1.5, size=n - 1)])
     return centred(a[:, None], rng.normal(size=n))
+
+
+def logistic_instance(rng: np.random.Generator, *, n: int | None = None, d: int | None = None,
+                      ridge: float | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+    """Ridge logistic regression: Gaussian features with a planted direction and 15% flipped labels (not
+    separable), and a ridge (0.5 or 0.2 unless given)."""
+    n = int(rng.integers(8, 16)) if n is None else n
+    d = int(rng.integers(2, 4)) if d is None else d
+    A = rng.normal(size=(n, d))
+    y = np.where(A @ rng.normal(size=d) >= 0, 1.0, -1.0)
+    y[rng.random(n) < 0.15] *= -1
+    ridge = float(rng.choice([0.5, 0.2])) if ridge is None else ridge
+    return A, y, ridge
 
 
 def unit(v: np.ndarray) -> np.ndarray:

@@ -28,9 +28,8 @@ from kdtheory.verify._core import Outcome, Run, claim
 from kdtheory.verify.evidence import (IDENTITY, bound_outcome, certificate, combine, identity_outcome, loglog_slope,
                                       mean_bound_outcome, relative_error)
 
-from ._common import (centred, heavy_row_instance, ls_conditioned, ls_instance, min_eigvec, pl_teacher_moments,
-                      split_bound, stationary, unit)
-from ._logistic import logistic_chains, logistic_instance
+from ._common import (centred, heavy_row_instance, logistic_instance, ls_conditioned, ls_instance, min_eigvec,
+                      pl_teacher_moments, split_bound, stationary, unit)
 from .sec4 import bump_counterexample, pl_constants
 
 # Factor applied to the neighbourhood term alone by each theorem's negative control. The attainable tightness
@@ -250,7 +249,10 @@ def theorem1(run: Run) -> Outcome:
 
 
 def _logistic_theorem(run: Run, kc: float, *, theorem: int) -> tuple[Outcome, Outcome]:
-    """Monte Carlo on ridge logistic regression: the whole bound from far starts, the neighbourhood term from x*."""
+    """Monte Carlo on ridge logistic regression (numerics.kd.simulate_logistic): the whole bound from far starts, the
+    neighbourhood term from x*."""
+    from kdtheory.numerics.kd import simulate_logistic
+
     rng = run.rng
     chains = run.size(1000, 20000)
     rec_all, rec_neigh = [], []
@@ -271,8 +273,8 @@ def _logistic_theorem(run: Run, kc: float, *, theorem: int) -> tuple[Outcome, Ou
             for lam in lams:
                 for start in ("x*", "far"):
                     x0 = c.x_star + (0.0 if start == "x*" else 2.0) * unit(rng.normal(size=d))
-                    sim = logistic_chains(A, y, ridge, theta, lam, gamma, x0, T, chains, checkpoints=cps,
-                                          unbiased=theorem == 3, seed=int(rng.integers(2 ** 31)))
+                    sim = simulate_logistic(A, y, ridge, theta, lam, gamma, x0, T, chains, checkpoints=cps,
+                                            unbiased=theorem == 3, seed=int(rng.integers(2 ** 31)))
                     if theorem == 1:
                         d0 = float(np.sum((x0 - c.x_star) ** 2))
                         bd = tk.theorem1_bound(cps, d0, lam, m, mu=c.mu, gamma=gamma)
