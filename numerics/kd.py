@@ -26,10 +26,20 @@ term of rank ``n + d`` (the finite sum and the compressor's diagonal); the stati
 by Woodbury with a Cholesky factor of the ``(n + d) x (n + d)`` capacitance (its success is the
 ``radius < 1`` test) in ``O(d^3 + (n + d)^2 d^2)``, then refined once with a residual computed by
 applying ``K`` directly in ``O(n d^2 + d^3)``. The dense ``d^2 x d^2`` solve stays as the reference
-(``method="dense"``); tests hold the two together.
+(``method="dense"``); tests hold the two together. Moments at any time t (:func:`moments_at`, ``"spectral"``)
+come from the eigen-decomposition of ``I - T``, formed without subtracting from 1, and powers taken from the rates
+(``(1 - delta)^t = exp(t log1p(-delta))``).
 
-The Monte Carlo engine (:func:`simulate_chains`) runs many chains in a Numba kernel (specialised to the
-dimension for d <= 16) with a NumPy twin, from pre-drawn sample indices and compression masks.
+Rounding. The dense engines form ``B_i = I - g a_i a_i^T`` in floating point; their entries carry an absolute
+error of about eps next to the contraction ``g mu``, so the dense stationary solve loses ``eps/(g mu)`` relative
+(2.6e-3 at kappa = 1e6 and Theorem 2's step) and t steps lose ``t eps``. The structured and spectral engines work
+with ``g h`` and ``1/q - 1`` directly (about ``kappa(H) eps``). ``method="auto"`` therefore uses the dense engines
+only for d <= 6 (d <= 4 in :func:`moments_at`) while ``eps min(t, 1/(1 - max_j |1 - g h_j|))`` <= 1e-8.
+
+The Monte Carlo engines run many chains in Numba kernels with NumPy twins held bitwise equal on the same
+pre-drawn randomness: :func:`simulate_chains` (least squares, specialised to the dimension for d <= 16, with
+compression masks), :func:`simulate_pl` (the nonconvex PL example) and :func:`simulate_logistic` (ridge logistic
+regression; the twin calls libm's ``tanh`` per element, as the kernel does).
 """
 
 from __future__ import annotations
@@ -90,7 +100,8 @@ _MAX_REFRESH_D = 12
 _MAX_PHASES = 10 ** 5
 _MAX_TAU = 10 ** 12
 _MAX_MAGNITUDE = 1e100      # entries of instances, teachers and starts (their squares stay finite)
-_AUTO_DENSE_D = 6           # below this the dense d^2 x d^2 solve is as cheap as the structured one
+_AUTO_DENSE_D = 6           # below this the dense d^2 x d^2 solve is as cheap as the structured one ...
+_AUTO_DENSE_ROUNDING = 1e-8  # ... and "auto" uses it while its rounding model eps/(1 - max|1 - g h|) stays below this
 _DENSE_RADIUS_N = 300       # half-vector length up to which the symmetric map's eigenvalue is found densely
 
 
@@ -551,6 +562,24 @@ class _Structured:
         T = a * a * Lh + a * b * (GL + GL.T) + b * b * (E.T @ core @ E)
         return 0.5 * (T + T.T)
 
+    def I_minus_T_hat_dense(self) -> np.ndarray:
+        """``I - T = Q^{1/2} (Q^{-1} - L) Q^{1/2}`` formed from ``diag(Dn) - U^T U`` (q_off > 0): no term is
+        subtracted from 1, so its eigenvalues ``1 - tau`` carry relative (not absolute) rounding, also where
+        ``g mu`` is far below eps (the spectral moments raise ``tau^t`` to ``t ~ 1/(g mu)``)."""
+        P, E = self.P, self.E
+        M0 = -self.g2n * (P.T @ P)
+        if self.c_diag > 0:
+            M0 -= self.c_diag * (E.T @ E)
+        M0[np.diag_indices(self.N)] += self.Dn
+        a, b = np.sqrt(self.q_off), np.sqrt(self.q_diag) - np.sqrt(self.q_off)
+        if b == 0:
+            return 0.5 * self.q_off * (M0 + M0.T)
+        EL = E @ M0
+        GL = E.T @ EL
+        core = EL @ E.T
+        out = a * a * M0 + a * b * (GL + GL.T) + b * b * (E.T @ core @ E)
+        return 0.5 * (out + out.T)
+
     # ---- Woodbury factorisation of Q^{-1} - L (its success is the test radius < 1)
     def factor(self):
         if self._factor is None:
@@ -667,18 +696,39 @@ def _structure(ch: AffineChain) -> _Structured | None:
     return eng
 
 
-def _engine_work(n: int, d: int, method: str) -> float:
+def _dense_rounding(ch: AffineChain, t_max: float = float("inf")) -> float:
+    """Rounding model of the dense engines: relative error ``eps * min(t_max, 1/(1 - max_j |1 - g h_j|))``.
+
+    The dense operators are formed from the rounded ``B_i = I - g a_i a_i^T``, whose entries carry an absolute error
+    of about eps next to a contraction ``1 - |1 - g h|`` (``g mu`` at the theorems' steps): the stationary solve loses
+    ``eps/(g mu)`` relative, and t steps of the recursion lose ``t eps`` until the transient has mixed. Returns inf
+    when the mean map does not contract.
+    """
+    h = np.linalg.eigvalsh(np.asarray(ch.H, dtype=float))
+    contraction = 1.0 - float(np.max(np.abs(1.0 - ch.gamma * h)))
+    eps = float(np.finfo(float).eps)
+    if contraction <= 0:
+        return eps * t_max if np.isfinite(t_max) else float("inf")
+    return eps * min(t_max, 1.0 / contraction)
+
+
+def _auto_dense(ch: AffineChain, d: int, t_max: float = float("inf")) -> bool:
+    """'auto' picks the dense engine: small d and a dense rounding model below _AUTO_DENSE_ROUNDING."""
+    return d <= _AUTO_DENSE_D and _dense_rounding(ch, t_max) <= _AUTO_DENSE_ROUNDING
+
+
+def _engine_work(n: int, d: int, dense: bool) -> float:
     """Dense floating-point work of one engine call (for the thread policy of docs/threads.md)."""
-    if method == "dense" or (method == "auto" and d <= _AUTO_DENSE_D):
+    if dense:
         return 30.0 * float(d) ** 6
     N = d * (d + 1) / 2
     return float((n + d) ** 2 * N + 400.0 * (n + d) * N + 20.0 * d ** 3)
 
 
-def _engine(ch: AffineChain, method: str, func: str, *, auto_dense_d: int = _AUTO_DENSE_D) -> _Structured | None:
-    """The structured engine, or None for the dense reference (method 'dense', or 'auto' on small d)."""
+def _engine(ch: AffineChain, method: str, func: str, dense: bool) -> _Structured | None:
+    """The structured engine, or None for the dense reference (method 'dense', or 'auto' when _auto_dense)."""
     d = ch.A.shape[1]
-    if method == "dense" or (method == "auto" and d <= auto_dense_d):
+    if dense:
         require(d <= _MAX_DENSE_D, "ch", d, f"have d <= {_MAX_DENSE_D} for the dense d^2 x d^2 engine",
                 func=func)
         return None
@@ -718,8 +768,8 @@ def moment_trajectory(ch: AffineChain, x0: Any, T: int, *, method: str = "auto")
     """Exact E||x^t-x*||^2, E f(x^t)-f*, E||y^t-x*||^2 and the mean for t = 0..T from y^0 = x0 (deterministic).
 
     ``method``: ``"structured"`` applies the map in ``O(n d^2 + d^3)`` per step, ``"dense"`` uses the
-    matrices ``B_i`` (``O(n d^3)``); ``"auto"`` picks the structured step for chains of the least-squares
-    form with d > 6. Raises :class:`DivergenceError` if the second moment overflows, naming the step.
+    matrices ``B_i`` (``O(n d^3)``, rounding model ``eps min(T, 1/(g mu))`` relative); ``"auto"`` picks the
+    structured step for chains of the least-squares form unless d <= 6 and that model is <= 1e-8. Raises :class:`DivergenceError` if the second moment overflows, naming the step.
     """
     func = "moment_trajectory"
     n, d = _check_chain_arrays(ch, func)
@@ -730,9 +780,10 @@ def moment_trajectory(ch: AffineChain, x0: Any, T: int, *, method: str = "auto")
     _choice(method, "method", METHODS, "moment_trajectory")
     dist, gap, ydist = np.empty(T + 1), np.empty(T + 1), np.empty(T + 1)
     means = np.empty((T + 1, d))
-    with blas_threads_for(_engine_work(n, d, method) + T * 4.0 * n * d ** 3), \
+    dense = method == "dense" or (method == "auto" and _auto_dense(ch, d, T + 1.0))
+    with blas_threads_for(_engine_work(n, d, dense) + T * 4.0 * n * d ** 3), \
             np.errstate(over="ignore", invalid="ignore"):
-        eng = _engine(ch, method, func)
+        eng = _engine(ch, method, func, dense)
         step = eng.step if eng is not None else (lambda m, S: _step(ch, m, S))
         m, S = x0.copy(), np.outer(x0, x0)
         for t in range(T + 1):
@@ -776,16 +827,18 @@ def stationary_moments(ch: AffineChain, *, method: str = "auto") -> dict:
 
     ``method="structured"``: Woodbury solve in the eigenbasis of H (module docstring), ``O(d^3 + (n+d)^2 d^2)``;
     ``method="dense"``: the d^2 x d^2 LU solve and nonsymmetric eigenvalues (the reference, d <= 60);
-    ``"auto"``: dense for d <= 6 or chains not of the least-squares form, structured otherwise.
-    Returns mean, second, dist_sq, gap, y_dist_sq, radius_mean, radius_second and the method used.
+    ``"auto"``: dense for chains not of the least-squares form, and for d <= 6 while the dense rounding model
+    ``eps/(1 - max_j |1 - g h_j|)`` (``eps/(g mu)`` at small steps: the rounded ``B_i``) is <= 1e-8; structured
+    otherwise (relative rounding about ``kappa(H) eps`` at any step). Returns mean, second, dist_sq, gap, y_dist_sq, radius_mean, radius_second and the method used.
 
     Raises ``ValueError`` when the second-moment map is not a contraction (no stationary law).
     """
     func = "stationary_moments"
     n, d = _check_chain_arrays(ch, func)
     _choice(method, "method", METHODS, "stationary_moments")
-    with blas_threads_for(_engine_work(n, d, method)):
-        eng = _engine(ch, method, func)
+    dense = method == "dense" or (method == "auto" and _auto_dense(ch, d))
+    with blas_threads_for(_engine_work(n, d, dense)):
+        eng = _engine(ch, method, func, dense)
         if eng is None:
             out = _dense_stationary(ch)
             used = "dense"
@@ -815,13 +868,14 @@ def second_moment_radius(ch: AffineChain, *, method: str = "auto") -> float:
     ``"structured"``: largest eigenvalue of the symmetric positive map T = Q^{1/2} L Q^{1/2} (Perron-Frobenius),
     densely for d(d+1)/2 <= 300, else by Lanczos (shift-inverted through the Woodbury factor when the radius
     is < 1); ``"dense"``: all d^2 eigenvalues of the nonsymmetric operator (the reference);
-    ``"auto"``: dense for d <= 6, structured otherwise.
+    ``"auto"``: as in :func:`stationary_moments` (dense for d <= 6 while ``eps/(g mu)`` <= 1e-8).
     """
     func = "second_moment_radius"
     n, d = _check_chain_arrays(ch, func)
     _choice(method, "method", METHODS, "second_moment_radius")
-    with blas_threads_for(_engine_work(n, d, method)):
-        eng = _engine(ch, method, func)
+    dense = method == "dense" or (method == "auto" and _auto_dense(ch, d))
+    with blas_threads_for(_engine_work(n, d, dense)):
+        eng = _engine(ch, method, func, dense)
         if eng is None:
             return float(np.max(np.abs(np.linalg.eigvals(second_moment_operator(ch)))))
         return eng.radius()
@@ -884,12 +938,51 @@ def _power_difference(a: np.ndarray, b: np.ndarray, t: int) -> np.ndarray:
     return out
 
 
+def _power_from_rate(delta: np.ndarray, t: int) -> np.ndarray:
+    """(1 - delta)^t from the rate delta: exp(t log1p(-delta)) for delta < 1/2 (relative rounding of delta only,
+    however close 1 - delta is to 1), the plain power otherwise."""
+    delta = np.asarray(delta, dtype=float)
+    tt = float(t)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        near = np.exp(tt * np.log1p(-np.minimum(delta, 0.5)))
+        far = np.power(1.0 - delta, tt)
+    return np.where(delta < 0.5, near, far)
+
+
+def _power_difference_rates(da: np.ndarray, db: np.ndarray, t: int) -> np.ndarray:
+    """sum_{s<t} a^{t-1-s} b^s for a = 1 - da, b = 1 - db given by their rates (broadcast).
+
+    Where both rates are < 1/2: with b the larger base (db <= da after a swap), D = db - da <= 0,
+    the sum is b^t expm1(t log1p(D / b)) / D (t b^(t-1) at D = 0), every factor with relative rounding; elsewhere
+    :func:`_power_difference` of the bases."""
+    da, db = np.broadcast_arrays(np.asarray(da, float), np.asarray(db, float))
+    lo, hi = np.minimum(da, db), np.maximum(da, db)    # b = 1 - lo is the larger base
+    tt = float(t)
+    if t == 0:
+        return np.zeros(da.shape)
+    both = (hi < 0.5)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+        lo_s, hi_s = np.where(both, lo, 0.0), np.where(both, hi, 0.25)
+        D = lo_s - hi_s                                   # <= 0
+        b = 1.0 - lo_s
+        lb = np.log1p(-lo_s)
+        bt = np.exp(tt * lb)
+        ratio = np.where(D == 0, tt * np.exp((tt - 1.0) * lb),
+                         bt * np.expm1(tt * np.log1p(D / b)) / np.where(D == 0, 1.0, D))
+    other = _power_difference(1.0 - da, 1.0 - db, t)
+    return np.where(both, ratio, other)
+
+
 def _spectral_moments(eng: _Structured, x0: np.ndarray, times: np.ndarray, func: str) -> list[tuple]:
-    """(m_t, S_t) at the times from the eigen-decomposition of T (radius < 1, q_off > 0)."""
+    """(m_t, S_t) at the times from the eigen-decomposition of I - T (radius < 1, q_off > 0).
+
+    Powers are taken from the rates: ``tau = 1 - delta`` with ``delta`` the eigenvalues of ``I - T`` formed
+    without cancelling against 1, and ``beta = 1 - g h``; so ``tau^t`` at ``t ~ 1/(g mu)`` keeps relative
+    accuracy about ``kappa eps`` instead of ``t eps``."""
     m_star = eng.stationary_mean()
     S_star = eng.solve_stationary(eng.forcing(m_star))
-    tau, W = np.linalg.eigh(eng.T_hat_dense())
-    beta = 1.0 - eng.gamma * eng.h
+    delta, W = np.linalg.eigh(eng.I_minus_T_hat_dense())
+    rate_mean = eng.gamma * eng.h
     e0 = eng.V.T @ (x0 - m_star)                          # mean deviation in H's eigenbasis
     delta0 = W.T @ eng._Qpow(eng.to_hat(np.outer(x0, x0) - S_star), 0.5)
     # forcing of the deviation by the mean's modes: F(v_j) = C(v_j) + C(v_j)^T
@@ -901,9 +994,10 @@ def _spectral_moments(eng: _Structured, x0: np.ndarray, times: np.ndarray, func:
     out = []
     for t in times:
         t = int(t)
-        coef = np.power(tau, float(t)) * delta0 + np.sum(Fe * _power_difference(tau[:, None], beta[None, :], t), axis=1)
+        coef = (_power_from_rate(delta, t) * delta0
+                + np.sum(Fe * _power_difference_rates(delta[:, None], rate_mean[None, :], t), axis=1))
         S = S_star + eng.from_hat(eng._Qpow(W @ coef, -0.5))
-        m = m_star + eng.V @ (np.power(beta, float(t)) * e0)
+        m = m_star + eng.V @ (_power_from_rate(rate_mean, t) * e0)
         out.append((m, 0.5 * (S + S.T)))
     return out
 
@@ -914,9 +1008,11 @@ def moments_at(ch: AffineChain, x0: Any, times: Any, *, method: str = "auto") ->
     ``method``: ``"spectral"`` (least-squares chains with radius < 1 and d <= 60): deviations from the
     stationary law through the eigen-decomposition of the symmetric map T and of H, exact at any t
     (``O(d^6)`` once, ``O(d^4)`` per time); ``"iterate"``: the structured map applied step by step (at most
-    10^6 steps); ``"dense"``: powers of the (d^2+d+1)-square augmented matrix (the reference, d <= 60);
-    ``"auto"``: dense for d <= 4, otherwise the cheaper of spectral and iterate where they apply
-    (dense up to d = 12 for diverging chains). Raises :class:`DivergenceError` when the moments overflow.
+    10^6 steps); ``"dense"``: powers of the (d^2+d+1)-square augmented matrix (the reference, d <= 60), whose
+    rounding model is ``eps min(t_max, 1/(g mu))`` relative (the rounded ``B_i``); ``"auto"``: dense for d <= 4 while
+    that model is <= 1e-8, otherwise the cheaper of spectral and iterate where they apply (dense up to d = 12
+    where its rounding model allows, or when nothing else applies). Raises :class:`DivergenceError` when the
+    moments overflow.
     """
     func = "moments_at"
     n, d = _check_chain_arrays(ch, func)
@@ -928,24 +1024,24 @@ def moments_at(ch: AffineChain, x0: Any, times: Any, *, method: str = "auto") ->
     t_max = int(times[-1])
     M = d * d + d + 1
     dense_work = 4.0 * M ** 3 * np.log2(t_max + 2) * min(times.size, 64)
-    if method == "dense" or d <= 4:
+    dense_accurate = _dense_rounding(ch, t_max + 1.0) <= _AUTO_DENSE_ROUNDING
+    if method == "dense" or (method == "auto" and d <= 4 and dense_accurate):
         work = dense_work
     else:
         N = d * (d + 1) / 2
-        work = _engine_work(n, d, "structured") + min(10.0 * N ** 3, t_max * (4.0 * n * d * d + 6.0 * d ** 3))
+        work = _engine_work(n, d, False) + min(10.0 * N ** 3, t_max * (4.0 * n * d * d + 6.0 * d ** 3))
     with blas_threads_for(work):
         eng = None if method == "dense" else _structure(ch)
         choice = method
         if method == "auto":
             choice = "dense"
-            if eng is not None and d > 4:
-                M = d * d + d + 1
+            if eng is not None and not (d <= 4 and dense_accurate):
                 costs = {}
                 if eng.q_off > 0 and eng.N <= _MAX_SPECTRAL_N and eng.factor() is not None:
                     costs["spectral"] = 10.0 * eng.N ** 3
                 if t_max <= _MAX_STEPS:
                     costs["iterate"] = float(t_max) * (4 * n * d * d + 6 * d ** 3)
-                if d <= 12:
+                if d <= 12 and dense_accurate:
                     costs["dense"] = 4.0 * M ** 3 * np.log2(t_max + 2) * times.size
                 choice = min(costs, key=costs.get) if costs else ("dense" if d <= _MAX_DENSE_D else "iterate")
         if choice in ("spectral", "iterate"):

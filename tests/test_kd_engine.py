@@ -149,6 +149,91 @@ def test_ill_conditioned_and_tiny_steps():
     assert abs(nk.second_moment_radius(ch, method="structured") - (1 + om)) <= 1e-9
 
 
+def _mp_moments_at(ch, x0, times):
+    """E||x^t - x*||^2 at the times, 40 digits: powers of the augmented moment matrix built from A, gamma, v, Q."""
+    import mpmath as mp
+
+    with mp.workdps(40):
+        A, v = mp.matrix(ch.A.tolist()), mp.matrix(ch.v.tolist())
+        n, d = ch.A.shape
+        g = mp.mpf(ch.gamma)
+        D2 = d * d
+        G = mp.zeros(D2 + d + 1, D2 + d + 1)
+        for i in range(n):
+            B = mp.eye(d) - g * A[i, :].T * A[i, :]
+            for j in range(d):
+                for l in range(d):
+                    for k in range(d):
+                        for q in range(d):
+                            G[j * d + l, k * d + q] += B[j, k] * B[l, q] * mp.mpf(ch.Q[k, q]) / n
+                        G[j * d + l, D2 + k] += (B[j, k] * v[i, l] + B[l, k] * v[i, j]) / n
+                    G[j * d + l, D2 + d] += v[i, j] * v[i, l] / n
+                for k in range(d):
+                    G[D2 + j, D2 + k] += B[j, k] / n
+                G[D2 + j, D2 + d] += v[i, j] / n
+        G[D2 + d, D2 + d] = 1
+        x = [mp.mpf(float(t)) for t in x0]
+        xs = [mp.mpf(float(t)) for t in ch.x_star]
+        w = mp.matrix([x[j] * x[l] for j in range(d) for l in range(d)] + x + [1])
+        out, last = [], 0
+        for t in times:
+            w = G ** int(t - last) * w
+            last = int(t)
+            out.append(float(sum(w[j * d + j] - 2 * w[D2 + j] * xs[j] + xs[j] ** 2 for j in range(d))))
+        return np.array(out)
+
+
+def test_auto_avoids_the_dense_rounding_at_kappa_1e6():
+    """Theorem 2's step gamma = mu/(4 cal_L L) at kappa(H) = 1e6, d = 3: gamma mu ~ 1e-13, so the dense engines'
+    rounding model eps/(gamma mu) is ~1e-3 and "auto" must take the structured / spectral engines, which stay
+    within 1e-8 of a 40-digit reference (stationary law, and moments at t up to 5/(gamma mu)); dense is reported
+    off by more than 1e-5 (the model is not vacuous)."""
+    from kdtheory.theory import kd as tk
+
+    rng = np.random.default_rng(1)
+    A = rng.normal(size=(10, 3)) * np.exp(rng.normal(size=(10, 1)) / 2)
+    w, V = np.linalg.eigh(A.T @ A / 10)
+    A = A @ (V * np.sqrt(np.geomspace(1.0, 1e6, 3) / w)) @ V.T
+    b = A @ rng.normal(size=3) + rng.normal(size=10)
+    b = b - A @ np.linalg.lstsq(A, b, rcond=None)[0]            # centred: x* = 0 up to rounding
+    c = least_squares_constants(A, b)
+    gamma = tk.step_theorem2(c.mu, c.L, c.cal_L)
+    assert np.finfo(float).eps / (gamma * c.mu) > 1e-4
+    ch = nk.affine_chain(A, b, c.x_star + 3.0 * np.linalg.eigh(c.H)[1][:, 0], 0.5, gamma)
+    m_ref, S_ref = _mp_stationary(ch)
+    st = nk.stationary_moments(ch)
+    assert st["method"] == "structured"
+    assert _rel(st["second"], S_ref) <= 1e-8 and _rel(st["mean"], m_ref) <= 1e-8
+    assert _rel(nk.stationary_moments(ch, method="dense")["second"], S_ref) > 1e-5
+    x0 = c.x_star + np.array([1.0, 2.0, -1.0])
+    times = [0, 1, 10, 10 ** 6, int(0.3 / (gamma * c.mu)), int(1 / (gamma * c.mu)), int(5 / (gamma * c.mu))]
+    ref = _mp_moments_at(ch, x0, times)
+    got = nk.moments_at(ch, x0, times)
+    assert got["method"] == "spectral"
+    assert np.max(np.abs(got["dist_sq"] / ref - 1)) <= 1e-8
+    assert np.max(np.abs(nk.moments_at(ch, x0, times, method="dense")["dist_sq"] / ref - 1)) > 1e-5
+    # a well-conditioned small chain still takes the dense engine under "auto"
+    assert nk.stationary_moments(_chain(3))["method"] == "dense"
+
+
+def test_power_difference_from_rates_is_stable():
+    """sum_{s<t} a^{t-1-s} b^s from the rates 1 - a, 1 - b (down to 1e-15) against 40-digit sums in closed form."""
+    import mpmath as mp
+
+    rates = [(1e-15, 3e-15), (2e-13, 2e-13), (1e-13, 1e-13 * (1 + 1e-9)), (0.3, 1e-12), (0.7, 1e-3), (1.5, 0.2),
+             (0.0, 1e-14), (0.45, 0.49)]
+    for t in (0, 1, 2, 7, 10 ** 6, 10 ** 13, 10 ** 15):
+        got = nk._power_difference_rates(np.array([r[0] for r in rates]), np.array([r[1] for r in rates]), t)
+        with mp.workdps(40):
+            for (da, db), g in zip(rates, got):
+                a, b = 1 - mp.mpf(da), 1 - mp.mpf(db)
+                exact = t * a ** (t - 1) if a == b else (a ** t - b ** t) / (a - b) if t else mp.mpf(0)
+                assert abs(g - exact) <= 1e-12 * max(abs(exact), mp.mpf(1e-300)), (da, db, t, g, exact)
+            for da in (1e-15, 1e-9, 0.3, 0.7, 1.5):
+                p = nk._power_from_rate(np.array([da]), t)[0]
+                assert abs(p - (1 - mp.mpf(da)) ** t) <= 1e-12 * abs((1 - mp.mpf(da)) ** t) + 1e-300
+
+
 def test_d30_structured_equals_dense():
     _agree(_chain(30, n=90))
 
