@@ -294,7 +294,9 @@ def _spline(x, x_prime) -> np.ndarray:
     return green_function(a[:, 0][:, None], b[:, 0][None, :])
 
 
-_KERNELS: dict[str, Callable] = {"spline": _spline, "rbf": rbf_kernel, "polynomial": polynomial_kernel}
+# Kernel names -> functions, looked up at call time (late binding: a wrapped or patched
+# rbf_kernel / polynomial_kernel is what gram_matrix and kernel_matrix then call).
+_KERNELS: dict[str, str] = {"spline": "_spline", "rbf": "rbf_kernel", "polynomial": "polynomial_kernel"}
 
 
 @_public
@@ -311,7 +313,7 @@ def kernel_matrix(x_eval, x, kernel: str | Callable = "spline", *, normalize: bo
         fn = kernel
     else:
         _choice(kernel, "kernel", tuple(_KERNELS), func)
-        fn = _KERNELS[kernel]
+        fn = globals()[_KERNELS[kernel]]
     require_type(isinstance(normalize, (bool, np.bool_)), "normalize", normalize, "be True or False", func=func)
     K = _rows(x, "x", func).shape[0]
     n_eval = _rows(x_eval, "x_eval", func).shape[0]
