@@ -38,7 +38,7 @@ from numba import njit
 
 from kdtheory.numerics.bench import BenchCase, benchmark
 from kdtheory.theory._checks import (require, require_array, require_choice, require_in, require_int,
-                                     require_positive, require_real, require_type)
+                                     require_positive, require_type)
 
 __all__ = ["ClusterableData", "clusterable_data", "digits_binary", "init_network", "network_outputs", "jacobian",
            "jacobian_gram", "averaged_jacobian", "train_network", "kernel_gd_exact", "kernel_gd_iterate", "kernel_self_distillation",

@@ -591,7 +591,7 @@ def augmented_ball_values(setting: Setting, labels: Any, shifts: Any, *, tau: fl
     y = y.astype(np.int64)
     S = require_array(shifts, "shifts", ndim=1, finite=True, max_size=64, func=func)
     pn = _norm(p, func)
-    N, M, K, r = setting.N, setting.M, setting.K, setting.r
+    M, K, r = setting.M, setting.K, setting.r
     views = setting.x[:, None] + S[None, :]                                  # (N, m)
     dist = np.abs(views[:, :, None] - setting.centres[None, None, :])        # (N, m, M)
     inside = dist <= r

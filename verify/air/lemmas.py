@@ -356,7 +356,6 @@ def lemma3(run: Run) -> Outcome:
         inst.append((X, Xc, eps, k, tight))
 
     def certify(i):
-        import mpmath as mp
         X, Xc, eps, k, tight = inst[i]
         if not tight:
             return vals[i], bnds[i]
@@ -466,7 +465,6 @@ def lemma4(run: Run) -> Outcome:
         inst.append((X, Xc, eps, tight))
 
     def certify(i):
-        import mpmath as mp
         X, Xc, eps, tight = inst[i]
         if not tight:
             return vals[i], bnds[i]

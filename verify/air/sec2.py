@@ -203,7 +203,7 @@ def static_ntk(run: Run) -> Outcome:
     """
     widths = np.array(run.size([32, 64, 128, 256, 512, 1024], [32, 64, 128, 256, 512, 1024, 2048, 4096, 8192]))
     sweep = _width_sweep(run, widths, run.size(3, 8), 1.05 if run.control else 1.0)
-    parts, det = {}, {}
+    parts = {}
     for act, (hat, lim) in sweep.items():
         for name, vals in (("to_limit", lim), ("hat_minus_inst", hat)):
             s, se = ev.loglog_slope(widths, vals)

@@ -280,7 +280,6 @@ def lemma7(run: Run) -> Outcome:
         ratios, inst = _adversarial_lemma7(rng, int(rng.integers(1, 4)), factor)
         rows.append(ratios)
         cert[len(rows) - 1] = inst
-    names = ("upper", "half_JJ_below_G", "lower", "contraction")
 
     def certifier(name):
         idx = [i for i in range(len(rows))]
@@ -310,7 +309,7 @@ def lemma7(run: Run) -> Outcome:
              ("contraction", "half_JJ_below_G", "upper")}
     out = ev.combine(parts, "contraction")
     d = dict(out.details)
-    d["network_steps_checked"] = n_net = sum(1 for r in rows[: len(rows) - len(cert)])
+    d["network_steps_checked"] = sum(1 for r in rows[: len(rows) - len(cert)])
     return Outcome(out.holds, out.measured, out.reference, out.relation, out.tolerance, d, out.decided_by)
 
 

@@ -476,9 +476,6 @@ def _width_limit():
         G, n, T2, rho, Th, K, c, lam, M, u = sym["symbols"]
         p = _BASE
         Theta = (ta.HOEFFDING_C3 * math.sqrt(math.log(8 / p["delta"])) + 1) * math.sqrt(p["n"])
-        width_u = sym["lemma8_width"].subs(rho, (1 - u) / 2).subs({G: 1, n: p["n"], T2: p["T2"],
-                                                                    Th: sp.Float(Theta, 30)})
-        stated_u = p["n"] ** 3 * sp.Integer(p["T2"]) ** 4 / u ** 2 * sp.log(1 / sp.Float(p["delta"], 30))
         # leading coefficient of u^-4 in the width (derive_final_proof: the pole order is 4) = lim u^4 width
         lead = sym["rho_exponent"][4].subs({G: 1, n: p["n"], T2: p["T2"], Th: sp.Float(Theta, 30)})
         _LIMIT["L"] = (sp.nsimplify(lead) * 1 / (p["n"] ** 3 * sp.Integer(p["T2"]) ** 4 *

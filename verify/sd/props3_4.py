@@ -11,7 +11,7 @@ import kdtheory.theory.sd as tsd
 from kdtheory.verify import evidence
 from kdtheory.verify._core import Outcome, Run, claim
 from kdtheory.verify.evidence import IDENTITY
-from kdtheory.verify.sd._common import batches, instance, mp, tie_le, trajectories
+from kdtheory.verify.sd._common import batches, mp, tie_le, trajectories
 
 # ----------------------------------------------------------------------------------------------
 # Proposition 3: bounds on ||z_t||

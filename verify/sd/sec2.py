@@ -12,7 +12,7 @@ import kdtheory.theory.sd as tsd
 from kdtheory.verify import evidence
 from kdtheory.verify._core import Outcome, Run, claim
 from kdtheory.verify.evidence import IDENTITY, QUADRATURE
-from kdtheory.verify.sd._common import (batch, batches, count_outcome, instance, mp, normwise_identity, random_psd,
+from kdtheory.verify.sd._common import (batch, batches, count_outcome, mp, normwise_identity, random_psd,
                                         search_instance, search_starts, tie_le)
 
 # ----------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import numpy as np
 import kdtheory.theory.sot as tsot
 from kdtheory.verify import evidence
 from kdtheory.verify._core import Outcome, Run, claim
-from kdtheory.verify.sot._common import (NORMS, exact_equal_outcome, label_means, mp_pnorm, norm_name, pnorm,
+from kdtheory.verify.sot._common import (NORMS, exact_equal_outcome, label_means, norm_name, pnorm,
                                          trivial_outcome)
 
 # ---------------------------------------------------------------------------------------------

@@ -88,7 +88,7 @@ def _thm36_outcome(run: Run, inst: list, *, corrected: bool, bound_scale: float 
 def _exact_small_cells(run: Run) -> Outcome:
     """Exact per-input violation probabilities for small cells (no sampling), model (19) and the class's own
     radii, against delta; and Eq. (29) against the exact tail at several eps."""
-    from kdtheory.numerics.sot import cell_minimizer, make_setting, poisson_multinomial_pmf
+    from kdtheory.numerics.sot import make_setting, poisson_multinomial_pmf
 
     rng = run.rng
     vals, bnds, t29_v, t29_b = [], [], [], []
