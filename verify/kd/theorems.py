@@ -7,13 +7,15 @@ Every theorem is a linear rate up to a neighbourhood, and is checked as two stat
   example, by Monte Carlo with one-sided z = 4 confidence bounds;
 * the neighbourhood term on its own: the stationary level of the exact engine (or a Monte Carlo run started at
   x*, where the bound is the neighbourhood term at every t) against that term, over instances with condition
-  numbers 1 to 1e6, teachers along the weakest Hessian direction and at random, and searched weights lambda.
+  numbers 1 to 1e6 (1e8 for Theorem 1) and d up to 20 (60 in full mode), teachers along the weakest Hessian direction and at random, and searched weights lambda.
   Its worst ratio is the term's tightness; the negative control scales only the neighbourhood term, by a factor
   below the tightness that is attainable (NEIGHBOURHOOD_CONTROL), so it reaches this sub-check.
 
 Least-squares instances are centred (x* = 0 up to rounding, see :func:`._common.centred`); stationary levels come
 from the structured engine of numerics.kd and moments at time t from its spectral form (both accurate to about
-kappa(H) eps at any step size), so condition numbers up to 1e6 are resolved at the theorems' step sizes.
+kappa(H) eps at any step size, where the dense d^2 x d^2 engines lose eps/(gamma mu): 2.6e-3 at kappa = 1e6 and
+Theorem 2's step), so condition numbers up to 1e6 are resolved at the theorems' step sizes and d up to 60 costs
+milliseconds per stationary law (TRANSIENT_REACH, NEIGHBOURHOOD_REACH).
 """
 
 from __future__ import annotations
@@ -48,28 +50,54 @@ def _times(T_char: float, count: int = 25) -> np.ndarray:
     return np.unique(np.concatenate([[0, 1, 2], np.geomspace(3, top, count).astype(np.int64)]))
 
 
-def _transient_instances(rng, count):
-    """Centred least squares (moderate conditioning), teachers near/mid/far, x^0 = x* or far."""
+# Reach of the structured engines (numerics.kd, method "structured" / "spectral": relative rounding about
+# kappa(H) eps at any step) in the least-squares checks: (d, kappa(H)) of the instances added to the small random
+# ones. Transient checks take moments at any t from the spectral form (O(d^6) once: d <= 40); neighbourhood checks
+# solve stationary laws (O(d^3 + (n + d)^2 d^2): d = 60 in 15 ms).
+TRANSIENT_REACH = {"quick": ((20, 1e3), (3, 1e6)), "full": ((20, 1e3), (30, 1e4), (40, 1e3), (3, 1e6), (8, 1e6))}
+NEIGHBOURHOOD_REACH = {"quick": ((20, 1e4),), "full": ((20, 1e6), (30, 1e4), (60, 1e4), (60, 1e6))}
+# Condition number added for Theorem 1 only (gamma mu = mu/(8 cal_L) ~ 1e-9): at Theorem 2-3's steps gamma mu ~ 1/kappa^2
+# falls below eps at kappa = 1e8, and forming the chain's v_i in floating point then moves its stationary mean by
+# about eps kappa ||theta||, comparable with the neighbourhood term itself (a rounding artefact of the instance).
+THEOREM1_EXTRA_KAPPA = 1e8
+
+
+def _transient_instances(rng, run: Run, count: int):
+    """Centred least squares: ``count`` random ones (d = 2..3, moderate conditioning) and the TRANSIENT_REACH
+    instances (n = 3d rows, Hessian spectrum geomspace(1, kappa, d)); teachers near/mid/far, x^0 = x* or far.
+    Rows (A, b, c, theta, x0, info)."""
+    specs = [None] * count + list(run.size(TRANSIENT_REACH["quick"], TRANSIENT_REACH["full"]))
     rows = []
-    for k in range(count):
-        A, b = centred(*ls_instance(rng, n=int(rng.integers(6, 16)), d=int(rng.integers(2, 4)),
-                                    spread=float(rng.uniform(0, 1.2))))
+    for k, spec in enumerate(specs):
+        if spec is None:
+            A, b = centred(*ls_instance(rng, n=int(rng.integers(6, 16)), d=int(rng.integers(2, 4)),
+                                        spread=float(rng.uniform(0, 1.2))))
+        else:
+            A, b = ls_conditioned(rng, 3 * spec[0], spec[0], spec[1])
         c = tk.least_squares_constants(A, b)
         d = A.shape[1]
         theta = c.x_star + rng.normal(size=d) * float(rng.choice([1e-2, 0.3, 2.0]))
         x0 = c.x_star + (rng.normal(size=d) * 3 if k % 2 == 0 else np.zeros(d))
-        rows.append((A, b, c, theta, x0))
+        rows.append((A, b, c, theta, x0, {"d": d, "kappa": c.L / c.mu}))
     return rows
 
 
-def _neighbourhood_instances(rng, run: Run) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """d = 1 (plain and one heavy row), random centred instances, and prescribed condition numbers up to 1e6."""
+def _reach(infos) -> dict:
+    """Largest d and condition number among the instances of a check."""
+    return {"max_d": int(max(i["d"] for i in infos)), "max_kappa": float(max(i["kappa"] for i in infos))}
+
+
+def _neighbourhood_instances(rng, run: Run, extra_kappa: float | None = None) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """d = 1 (plain and one heavy row), random centred instances, prescribed condition numbers up to 1e6 (and
+    ``extra_kappa``) at d = 2..3, and the NEIGHBOURHOOD_REACH instances (larger d, n = 3d rows)."""
     rows = [("d=1", *centred(rng.normal(size=(8, 1)) * np.exp(rng.normal(size=(8, 1)) / 2), rng.normal(size=8))),
             ("d=1 heavy row", *heavy_row_instance(rng, n=24))]
     rows += [("random", *centred(*ls_instance(rng))) for _ in range(run.size(2, 12))]
-    for kappa in (1e2, 1e4, 1e6):
+    for kappa in (1e2, 1e4, 1e6) + (() if extra_kappa is None else (extra_kappa,)):
         for _ in range(run.size(1, 4)):
             rows.append((f"kappa={kappa:g}", *ls_conditioned(rng, int(rng.integers(8, 16)), int(rng.integers(2, 4)), kappa)))
+    for d, kappa in run.size(NEIGHBOURHOOD_REACH["quick"], NEIGHBOURHOOD_REACH["full"]):
+        rows.append((f"d={d} kappa={kappa:g}", *ls_conditioned(rng, 3 * d, d, kappa)))
     return rows
 
 
@@ -116,7 +144,8 @@ def _golden_max(fun, lo: float, hi: float, *, grid: int, iters: int) -> float:
     return max(cand)[1]
 
 
-def _neighbourhood_part(run: Run, *, scheme: str, gammas, lams, term, level: str, search: bool) -> tuple[Outcome, dict]:
+def _neighbourhood_part(run: Run, *, scheme: str, gammas, lams, term, level: str, search: bool,
+                        extra_kappa: float | None = None) -> tuple[Outcome, dict]:
     """Stationary level (exact engine) against the neighbourhood term alone, scaled by the control factor.
 
     ``gammas(c)`` lists the steps, ``lams(m, gamma, c)`` the weights, ``term(lam, m, gamma, c)`` the public
@@ -128,7 +157,7 @@ def _neighbourhood_part(run: Run, *, scheme: str, gammas, lams, term, level: str
     kappa_c = NEIGHBOURHOOD_CONTROL[run.id] if run.control else 1.0
     vals, bnds, where = [], [], []
     idx = 0 if level == "dist" else 1
-    for label, A, b in _neighbourhood_instances(rng, run):
+    for label, A, b in _neighbourhood_instances(rng, run, extra_kappa):
         c = tk.least_squares_constants(A, b)
         d = A.shape[1]
         v_min = min_eigvec(c.H)
@@ -141,7 +170,7 @@ def _neighbourhood_part(run: Run, *, scheme: str, gammas, lams, term, level: str
                     st = stationary(A, b, theta, lam, gamma, scheme=scheme)
                     vals.append(st[idx])
                     bnds.append(kappa_c * term(lam, m, gamma, c))
-                    where.append({"instance": label, "kappa": c.L / c.mu, "cal_L_over_mu": c.cal_L / c.mu,
+                    where.append({"instance": label, "d": d, "kappa": c.L / c.mu, "cal_L_over_mu": c.cal_L / c.mu,
                                   "gamma": gamma, "lambda": lam, "teacher_distance": s})
             if search and k == 0:  # lambda maximising the ratio, far teacher along the weakest direction
                 theta = c.x_star + 10.0 * v_min
@@ -154,11 +183,10 @@ def _neighbourhood_part(run: Run, *, scheme: str, gammas, lams, term, level: str
                 st = stationary(A, b, theta, lam_best, gamma, scheme=scheme)
                 vals.append(st[idx])
                 bnds.append(kappa_c * term(lam_best, m, gamma, c))
-                where.append({"instance": label, "kappa": c.L / c.mu, "gamma": gamma, "lambda": lam_best,
+                where.append({"instance": label, "d": d, "kappa": c.L / c.mu, "gamma": gamma, "lambda": lam_best,
                               "teacher_distance": 10.0, "searched": True})
     out = bound_outcome(vals, bnds)
-    out.details.update({"tightest_instance": where[out.details["worst_index"]],
-                        "max_kappa": float(max(w["kappa"] for w in where))})
+    out.details.update({"tightest_instance": where[out.details["worst_index"]], **_reach(where)})
     return out, {"kappa_c": kappa_c}
 
 
@@ -174,11 +202,13 @@ def theorem1(run: Run) -> Outcome:
     E||x^t-x*||^2 <= (1-gamma mu)^t ||x^0-x*||^2 + (8/mu^2) N_1(lambda), N_1 with c = mu/4; with lambda = lambda_*
     (c = mu/4) this gives (11) with the explicit O(.) of Lemma 1 [kd, Thm. 1, Eqs. (11), (35)].
 
-    Setting: (a) least squares, exact engine: centred random instances, teachers at distance 0.01..2, x^0 = x* or
+    Setting: (a) least squares, exact engine: centred random instances (d = 2..3) and TRANSIENT_REACH (d = 20 at
+    kappa 1e3 and d = 3 at kappa 1e6; full: d up to 40, kappa up to 1e6), teachers at distance 0.01..2, x^0 = x* or
     far, lambda in {0, lambda_*, uniform(-0.5, 1.5)}, gamma at the stated limit 1/(8 cal_L) and the proof's
     1/(4 cal_L), E||x^t - x*||^2 on a geometric grid of t (spectral form of the engine); (b) the neighbourhood
-    term alone: stationary E||x - x*||^2 on d = 1 instances (one with a heavy row), random instances and
-    prescribed condition numbers 1e2, 1e4, 1e6, gamma in {1/(8 cal_L), 1/(4 cal_L), 1/(64 cal_L)}, teachers
+    term alone: stationary E||x - x*||^2 (structured engine) on d = 1 instances (one with a heavy row), random
+    instances, prescribed condition numbers 1e2, 1e4, 1e6, 1e8 at d = 2..3 and NEIGHBOURHOOD_REACH (d = 20 at
+    kappa 1e4; full: d = 20..60, kappa up to 1e6), gamma in {1/(8 cal_L), 1/(4 cal_L), 1/(64 cal_L)}, teachers
     x* + s v (v the weakest Hessian direction with s in {0.01, 1, 10}, or random with s = 1), lambda in
     {0, 1, lambda_*} (and uniform(-0.5, 1.5) in full mode) and searched in [-2, 3] (grid and golden section);
     (c) ridge logistic regression (strongly convex: (8) with mu = ridge; (10) with cal_L = ridge + max ||a_i||^2/4),
@@ -200,8 +230,9 @@ def theorem1(run: Run) -> Outcome:
 
     rng = run.rng
     kc = NEIGHBOURHOOD_CONTROL[run.id] if run.control else 1.0
-    vals, bnds, ev, eb, radii = [], [], [], [], []
-    for A, b, c, theta, x0 in _transient_instances(rng, run.size(6, 40)):
+    vals, bnds, ev, eb, radii, infos = [], [], [], [], [], []
+    for A, b, c, theta, x0, info in _transient_instances(rng, run, run.size(6, 40)):
+        infos.append(info)
         m = tk.teacher_moments(A, b, theta, c)
         d0 = float(np.sum((x0 - c.x_star) ** 2))
         for gamma in (tk.step_theorem1(c.cal_L), tk.step_theorem1(c.cal_L, proof=True)):
@@ -217,14 +248,15 @@ def theorem1(run: Run) -> Outcome:
                     expl = tk.theorem1_neighborhood_explicit(m, mu=c.mu, L=c.L, cal_L=c.cal_L, gamma=gamma)
                     ev += list(ex)
                     eb += list((1 - gamma * c.mu) ** times * d0 + kc * expl)
-                radii.append(second_moment_radius(ch) / (1 - gamma * c.mu))
+                radii.append(second_moment_radius(ch, method="structured") / (1 - gamma * c.mu))
     neigh, _ = _neighbourhood_part(
-        run, scheme="distill", level="dist", search=True,
+        run, scheme="distill", level="dist", search=True, extra_kappa=THEOREM1_EXTRA_KAPPA,
         gammas=lambda c: (tk.step_theorem1(c.cal_L), tk.step_theorem1(c.cal_L, proof=True), tk.step_theorem1(c.cal_L) / 8),
         lams=lambda m, g, c: (0.0, 1.0, tk.lambda_star(m, c=c.mu / 4, gamma=g)) + run.size((), (float(rng.uniform(-0.5, 1.5)),)),
         term=lambda lam, m, g, c: float(tk.theorem1_bound(np.inf, 0.0, lam, m, mu=c.mu, gamma=g)))
     mc_all, mc_neigh = _logistic_theorem(run, kc, theorem=1)
-    parts = {"eq35_all_t": bound_outcome(vals, bnds), "eq11_explicit": bound_outcome(ev, eb), "neighbourhood": neigh,
+    parts = {"eq35_all_t": bound_outcome(vals, bnds, details=_reach(infos)),
+             "eq11_explicit": bound_outcome(ev, eb, details=_reach(infos)), "neighbourhood": neigh,
              "logistic_all_t": mc_all, "logistic_neighbourhood": mc_neigh,
              "rate_radius": bound_outcome(radii, np.ones(len(radii)))}
     out = combine(parts, "neighbourhood")
@@ -365,9 +397,11 @@ def theorem2(run: Run) -> Outcome:
     E f(x^t) - f* <= (1-gamma mu)^t (f(x^0)-f*) + N_2(lambda)/mu with c = L, for every lambda; at lambda_* (c = L)
     this is (12) with the explicit O(.) of Lemma 1 [kd, Thm. 2, Eqs. (12), (36)].
 
-    Setting: (a) least squares, exact engine: centred random instances, teachers near/far, lambda in {0, lambda_*,
-    uniform(-0.5, 1.5)}, gamma = mu/(4 cal_L L), t on a geometric grid; (b) the neighbourhood term alone: the
-    stationary E f - f* on d = 1 instances, random instances and condition numbers 1e2, 1e4, 1e6, gamma in
+    Setting: (a) least squares, exact engine: centred random instances and TRANSIENT_REACH (d up to 20, kappa up
+    to 1e6; full: d up to 40), teachers near/far, lambda in {0, lambda_*, uniform(-0.5, 1.5)}, gamma =
+    mu/(4 cal_L L), t on a geometric grid; (b) the neighbourhood term alone: the stationary E f - f* on d = 1
+    instances, random instances, condition numbers 1e2, 1e4, 1e6 at d = 2..3 and NEIGHBOURHOOD_REACH (d = 20;
+    full: up to 60), gamma in
     {mu/(4 cal_L L), mu/(32 cal_L L)}, teachers along the weakest Hessian direction (distance 0.01, 1, 10) and at
     random (distance 1), lambda in {0, 1, lambda_*} (and uniform in full mode) and searched in [-2, 3];
     (c) ridge logistic regression (PL and (10) with mu = ridge, cal_L = ridge + max ||a_i||^2/4; ridge 0.5 and
@@ -390,8 +424,9 @@ def theorem2(run: Run) -> Outcome:
 
     rng = run.rng
     kc = NEIGHBOURHOOD_CONTROL[run.id] if run.control else 1.0
-    vals, bnds, ev, eb = [], [], [], []
-    for A, b, c, theta, x0 in _transient_instances(rng, run.size(6, 40)):
+    vals, bnds, ev, eb, infos = [], [], [], [], []
+    for A, b, c, theta, x0, info in _transient_instances(rng, run, run.size(6, 40)):
+        infos.append(info)
         m = tk.teacher_moments(A, b, theta, c)
         gamma = tk.step_theorem2(c.mu, c.L, c.cal_L)
         ls = tk.lambda_star(m, c=c.L, gamma=gamma)
@@ -412,7 +447,8 @@ def theorem2(run: Run) -> Outcome:
         lams=lambda m, g, c: (1.0, 0.0, tk.lambda_star(m, c=c.L, gamma=g)) + run.size((), (float(rng.uniform(-0.5, 1.5)),)),
         term=lambda lam, m, g, c: float(tk.theorem2_bound(np.inf, 0.0, lam, m, mu=c.mu, L=c.L, gamma=g)))
     mc_all, mc_neigh = _logistic_theorem(run, kc, theorem=2)
-    parts = {"eq36_all_t": bound_outcome(vals, bnds), "eq12_explicit": bound_outcome(ev, eb), "neighbourhood": neigh,
+    parts = {"eq36_all_t": bound_outcome(vals, bnds, details=_reach(infos)),
+             "eq12_explicit": bound_outcome(ev, eb, details=_reach(infos)), "neighbourhood": neigh,
              "logistic_all_t": mc_all, "logistic_neighbourhood": mc_neigh, "pl_example": _pl_theorem(run, kc, theorem=2)}
     out = combine(parts, "neighbourhood")
     A, b = centred(*ls_instance(rng, n=12, d=3, spread=0.5))
@@ -498,10 +534,12 @@ def theorem3(run: Run) -> Outcome:
     satisfies E f(x^t) - f* <= (1-gamma mu)^t (f(x^0) - f*) + 3 L (L + cal_L) gamma (f(theta) - f*)/mu
     [kd, Thm. 3, Eq. (17)].
 
-    Setting: (a) centred random least squares, teachers at distance 0.01..2, x^0 = x* or far, gamma at the limit
+    Setting: (a) centred random least squares and TRANSIENT_REACH (d up to 20, kappa up to 1e6; full: d up to 40),
+    teachers at distance 0.01..2, x^0 = x* or far, gamma at the limit
     mu/(3 L cal_L) and at 1/4 of it, exact E f(x^t) - f* on a geometric grid of t (spectral form of the engine);
     (b) the neighbourhood term alone: stationary levels on d = 1 instances (one heavy row: cal_L >> L, where the
-    term is tightest), random instances and condition numbers 1e2, 1e4, 1e6, teachers along the weakest Hessian
+    term is tightest), random instances, condition numbers 1e2, 1e4, 1e6 (d = 2..3) and NEIGHBOURHOOD_REACH (d = 20;
+    full: up to 60), teachers along the weakest Hessian
     direction (distance 0.01, 1, 10) and at random (distance 1); (c) ridge logistic regression (ridge 0.5 and 0.25,
     teacher at distance 0.5), Monte Carlo chains from x* and from distance 2, checkpoints up to 6/(gamma mu);
     (d) the PL example (the additive noise cancels at lambda = 1: gradient descent), x^0 in {0, 2.5}, teachers
@@ -519,8 +557,9 @@ def theorem3(run: Run) -> Outcome:
 
     rng = run.rng
     kc = NEIGHBOURHOOD_CONTROL[run.id] if run.control else 1.0
-    vals, bnds = [], []
-    for A, b, c, theta, x0 in _transient_instances(rng, run.size(8, 50)):
+    vals, bnds, infos = [], [], []
+    for A, b, c, theta, x0, info in _transient_instances(rng, run, run.size(8, 50)):
+        infos.append(info)
         m = tk.teacher_moments(A, b, theta, c)
         gap0 = tk.ls_loss(A, b, x0) - c.f_star
         for gamma in (tk.step_theorem3(c.mu, c.L, c.cal_L), tk.step_theorem3(c.mu, c.L, c.cal_L) / 4):
@@ -537,7 +576,7 @@ def theorem3(run: Run) -> Outcome:
         lams=lambda m, g, c: (1.0,),
         term=lambda lam, m, g, c: float(tk.theorem3_bound(np.inf, 0.0, m.gap, mu=c.mu, L=c.L, cal_L=c.cal_L, gamma=g)))
     mc_all, mc_neigh = _logistic_theorem(run, kc, theorem=3)
-    parts = {"eq17_all_t": bound_outcome(vals, bnds), "neighbourhood": neigh, "logistic_all_t": mc_all,
+    parts = {"eq17_all_t": bound_outcome(vals, bnds, details=_reach(infos)), "neighbourhood": neigh, "logistic_all_t": mc_all,
              "logistic_neighbourhood": mc_neigh, "pl_example": _pl_theorem(run, kc, theorem=3)}
     out = combine(parts, "neighbourhood")
     A, b = centred(*ls_instance(rng, n=12, d=3, spread=0.5))
