@@ -80,7 +80,9 @@ MOMENTS_AT_METHODS = ("auto", "spectral", "iterate", "dense")
 """Engines of :func:`moments_at`: eigen-decomposition of the symmetric form of the map (any times),
 applying the map step by step, or powers of the dense augmented matrix."""
 
-_MAX_ENUM_D = 16            # exact enumeration of compressor outcomes
+_MAX_ENUM_D = 16            # exact enumeration of compressor outcomes (2^d Bernoulli masks)
+_MAX_ENUM_OUTCOMES = 10 ** 5  # rand-k: C(d, k) outcomes, d <= _MAX_RAND_K_D
+_MAX_RAND_K_D = 2000
 _MAX_DENSE_D = 60           # dense d^2 x d^2 operators (3600 x 3600)
 _MAX_STRUCTURED_D = 200     # structured engine (half-vectors of length d(d+1)/2 = 20100)
 _MAX_SPECTRAL_N = 1830      # full eigen-decomposition of the symmetric map (d <= 60)
@@ -182,9 +184,12 @@ def _require_seed(seed: Any, func: str) -> int:
 
 def rand_k_outcomes(d: int, k: int) -> tuple[np.ndarray, np.ndarray]:
     """All outcomes of rand-k (keep k of d coordinates uniformly, scale by d/k): (probs, multipliers)
-    [kd, Sec. 7, rand-k example]."""
-    d = require_int(d, "d", low=1, high=_MAX_ENUM_D)
+    [kd, Sec. 7, rand-k example]. There are C(d, k) of them (at most 1e5: any k for d <= 16; k or d - k
+    small for larger d, up to d = 2000)."""
+    d = require_int(d, "d", low=1, high=_MAX_RAND_K_D)
     k = require_int(k, "k", low=1, high=d)
+    require(math.comb(d, k) <= _MAX_ENUM_OUTCOMES, "k", k,
+            f"give at most {_MAX_ENUM_OUTCOMES:.0e} outcomes C(d, k) (d = {d}, C = {math.comb(d, k):.3g})")
     subsets = list(itertools.combinations(range(d), k))
     mult = np.zeros((len(subsets), d))
     for r, s in enumerate(subsets):

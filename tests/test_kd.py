@@ -230,6 +230,28 @@ def test_theorem4_small_step_divergence_at_fixed_omega():
         nk.stationary_moments(ch(6.25e-4))
 
 
+def test_radius_certifier_by_inertia_agrees_with_the_radius():
+    """The 50-digit inertia count of eigenvalues above 1 (large-d certifier of the radius checks) is 0 exactly when the
+    50-digit radius is <= 1 (Theorem 4's instance on both sides of its threshold), and equals the number of eigenvalues
+    of the symmetric form of the map above 1 on a d = 5 chain with several of them."""
+    from kdtheory.verify.kd.compression import mp_bernoulli_eigs_above_one, mp_bernoulli_radius
+
+    A = np.array([[1.0, 0.2], [0.3, 1.0], [1.0, 1.0]])
+    c = tk.least_squares_constants(A, np.array([1.0, 2.0, 1.5]))
+    Lt = tk.theorem4_cal_L(c.cal_L, c.cal_L39)
+    p = 1 / (1 + c.mu / (300 * Lt))
+    for gl in (1 / 16, 6.25e-4):
+        rad = mp_bernoulli_radius(A, gl / Lt, p)
+        assert (mp_bernoulli_eigs_above_one(A, gl / Lt, p) > 0) == (rad > 1)
+    A5, b5 = nk.random_least_squares(12, 5, np.random.default_rng(4))
+    c5 = tk.least_squares_constants(A5, b5)
+    ch = nk.affine_chain(A5, b5, c5.x_star, 0.0, 0.02 / c5.cal_L, compressor="bernoulli", param=0.7)
+    ev = np.linalg.eigvalsh(nk._structure(ch).T_hat_dense())   # the map on symmetric matrices (T = Q^1/2 L Q^1/2)
+    above = int(np.sum(ev > 1))
+    assert above >= 2 and np.min(np.abs(ev - 1)) > 1e-6
+    assert mp_bernoulli_eigs_above_one(A5, 0.02 / c5.cal_L, 0.7) == above
+
+
 # ------------------------------------------------------------------ App. A fact (28) under PL (erratum)
 
 

@@ -4,6 +4,13 @@ Least squares with exactly enumerated compressors (every outcome of rand-k and B
 its probability) gives every expectation of the lemmas exactly; near-boundary ratios and the errata's headline
 counterexamples are recomputed from the binary inputs in exact rational arithmetic where the quantity is rational,
 and at 50 digits where it involves an eigenvalue (L, cal_L).
+
+Beyond the small random instances (d = 2..4), every claim here also runs on instances with a prescribed Hessian
+spectrum geomspace(1, kappa, d) (LEMMA_REACH, LEMMA3_REACH, THEOREM4_REACH, THEOREM4_CORRECTED_REACH, SEC7_REACH):
+d = 10..20 in quick mode and up to 60 in full mode, kappa(H) up to 1e6. The lemmas enumerate rand-k with
+k in {1, d - 1} there (d outcomes); Theorem 4 and Sec. 7 use the structured engine of numerics.kd (radius of the
+symmetric form of the second-moment map, Woodbury stationary law, spectral moments), and decide a radius within
+1e-6 of 1 at 50 digits by inertia where the d^2 x d^2 eigenproblem is out of reach.
 """
 
 from __future__ import annotations
@@ -19,7 +26,23 @@ from kdtheory.verify._core import Outcome, Run, claim
 from kdtheory.verify.evidence import (IDENTITY, bound_outcome, cancellation, certificate, combine, identity_outcome,
                                       loglog_slope, maximize)
 
-from ._common import ls_instance, mp_ls_constants, mpa, workdps
+from ._common import ls_conditioned, ls_instance, mp_ls_constants, mpa, workdps
+
+# Reach of the lemma checks beyond their small random instances (d = 2..4): (d, kappa(H)) of instances with a
+# prescribed Hessian spectrum geomspace(1, kappa, d), n = 3d rows, labels not centred (||x*|| enters nu), compressed
+# by rand-k with k in {1, d - 1}: d equally likely outcomes, so every expectation stays an exact enumeration.
+# Lemma 3 certifies its tight pair (ratio 1 to rounding) at 50 digits, whose eigenproblems cost 0.3 s at d = 10 and
+# 3 s at d = 20: its quick reach is d = 10.
+LEMMA_REACH = {"quick": ((20, 1e3),), "full": ((20, 1e3), (30, 1e5))}
+LEMMA3_REACH = {"quick": ((10, 1e3),), "full": ((20, 1e3), (30, 1e5))}
+_ANY_K_D = 8   # up to this d every k (and Bernoulli) is enumerated; beyond it rand-k with k in {1, d - 1}
+# Reach of the radius checks of Sec. 7 and Theorem 4 and of Theorem 4's moments (structured engine: radius of the
+# symmetric form of the map, dense up to d(d+1)/2 = 300 and by Lanczos beyond; spectral moments up to d = 60):
+# (d, kappa(H)) of instances with a prescribed Hessian spectrum, n = 3d rows. Theorem 4 scans 25 (80) step sizes
+# per instance and c, with a root search: its quick reach is d = 10.
+SEC7_REACH = {"quick": ((20, 1e4),), "full": ((20, 1e4), (30, 1e4), (60, 1e6))}
+THEOREM4_REACH = {"quick": ((20, 1e3),), "full": ((20, 1e3), (24, 1e5))}
+THEOREM4_CORRECTED_REACH = {"quick": ((20, 1e3),), "full": ((20, 1e3), (30, 1e4), (40, 1e3))}
 
 # ----------------------------------------------------------------------------------------------
 # exact compressor outcomes and exact / extended-precision twins of the lemma quantities
@@ -53,6 +76,9 @@ def _enum(kind: str, d: int, rng) -> tuple[tuple, float, tuple]:
     """Enumerated compressor (float outcomes), its omega (public calculator) and the spec to rebuild it exactly."""
     from kdtheory.numerics.kd import bernoulli_outcomes, rand_k_outcomes
 
+    if d > _ANY_K_D:
+        k = int(rng.choice([1, d - 1]))
+        return rand_k_outcomes(d, k), tk.omega_rand_k(d, k), ("rand_k", k)
     if kind == "rand_k":
         k = int(rng.integers(1, d + 1))
         return rand_k_outcomes(d, k), tk.omega_rand_k(d, k), ("rand_k", k)
@@ -159,14 +185,42 @@ def _compressed_instance(rng, d=None, *, scale=1.0):
     return A * scale, b * scale
 
 
+def _specs(run: Run, count: int, reach: dict = LEMMA_REACH) -> list:
+    """``count`` small random instances (None) followed by the (d, kappa) of the mode's reach."""
+    return [None] * count + list(run.size(reach["quick"], reach["full"]))
+
+
+def _instance(rng, spec, *, scale: float = 1.0, **kw) -> tuple[np.ndarray, np.ndarray]:
+    """A small random instance (``spec`` None, ``kw`` passed to ls_instance) or a reach instance (d, kappa)."""
+    if spec is None:
+        A, b = ls_instance(rng, **kw)
+    else:
+        A, b = ls_conditioned(rng, 3 * spec[0], spec[0], spec[1], centre=False)
+    return A * scale, b * scale
+
+
+def _reach_of(As) -> dict:
+    """Largest d and condition number kappa(H) over the instances of a check."""
+    kap = [float(np.linalg.cond(A.T @ A)) for A in As]
+    return {"max_d": int(max(A.shape[1] for A in As)), "max_kappa": float(max(kap))}
+
+
+def _outcomes(spec: tuple, d: int) -> tuple[np.ndarray, np.ndarray]:
+    """Float outcomes (probs, multipliers) of an enumerated compressor spec ("rand_k", k) / ("bernoulli", p)."""
+    from kdtheory.numerics.kd import bernoulli_outcomes, rand_k_outcomes
+
+    return rand_k_outcomes(d, spec[1]) if spec[0] == "rand_k" else bernoulli_outcomes(d, spec[1])
+
+
 @claim("kd.lemma2", ref="App. E.1, Lemma 2, Eq. (40)", kind="inequality",
        statement="E||delta(x)||^2 <= 2 alpha (f(x)-f*) + nu with alpha = 2 omega/mu, nu = 2 omega ||x*||^2")
 def lemma2(run: Run) -> Outcome:
     """Claim: for a mu-strongly convex f and a compressor of Assumption 4, the compression error obeys
     E||C(x) - x||^2 <= 2 alpha (f(x) - f(x*)) + nu, alpha = 2 omega/mu, nu = 2 omega ||x*||^2 [kd, Lemma 2, Eq. (40)].
 
-    Setting: random least-squares instances, rand-k (all k) and Bernoulli compressors enumerated exactly (omega from
-    the public omega_rand_k / omega_bernoulli); x random, x = x*, x = 2 x*, and x searched (Nelder-Mead) to
+    Setting: random least-squares instances (d = 2..4; rand-k with any k and Bernoulli) and LEMMA_REACH (d = 20 at
+    kappa(H) = 1e3; full: up to d = 30, kappa 1e5; rand-k with k in {1, d-1}), compressors enumerated exactly (omega
+    from the public omega_rand_k / omega_bernoulli); x random, x = x*, x = 2 x*, and x searched (Nelder-Mead) to
     maximise the ratio.
 
     Check: worst ratio exact E||delta||^2 / bound <= 1 (its tightness reported), ratios in (1, 1 + 1e-6]
@@ -177,9 +231,10 @@ def lemma2(run: Run) -> Outcome:
     from kdtheory.numerics.kd import compressor_moments
 
     rng = run.rng
-    vals, bnds, where = [], [], []
-    for _ in range(run.size(10, 80)):
-        A, b = _compressed_instance(rng)
+    vals, bnds, where, insts = [], [], [], []
+    for spec_i in _specs(run, run.size(10, 80)):
+        A, b = _instance(rng, spec_i)
+        insts.append(A)
         c = tk.least_squares_constants(A, b)
         d = A.shape[1]
         out, om, spec = _enum(str(rng.choice(["rand_k", "bernoulli"])), d, rng)
@@ -211,7 +266,7 @@ def lemma2(run: Run) -> Outcome:
             var = probs @ (((mult * xm) - xm) ** 2).sum(axis=1)
             return var, 2 * (2 * om / cm.mu) * (_ls_f(cm.A, cm.b, xm) - cm.f_star) + 2 * om * (cm.x_star @ cm.x_star)
 
-    return bound_outcome(vals, bnds, certify=certify)
+    return bound_outcome(vals, bnds, certify=certify, details=_reach_of(insts))
 
 
 def _lemma3_parts(A, b, probs, mult, x, y, cal_L, L, grad_f, loss):
@@ -235,8 +290,9 @@ def lemma3(run: Run) -> Outcome:
     """Claim: under (39) and Assumption 4, (41) E||grad f_xi(x+delta) - grad f_xi(y)||^2 <= cal_L^2 (||x-y||^2 + E||delta||^2)
     and (42) f(x) <= E f(x+delta) <= f(y) + <grad f(y), x-y> + L/2 ||x-y||^2 + L/2 E||delta||^2 [kd, Lemma 3].
 
-    Setting: random least-squares instances with cal_L = cal_L39 (the best constant of (39)); rand-k and Bernoulli
-    enumerated; random (x, y), x = 0 (no compression error) with x - y along the top eigenvector of
+    Setting: random least-squares instances (d = 2..4) and LEMMA3_REACH (d = 10 at kappa(H) = 1e3; full: up to
+    d = 30, kappa 1e5) with cal_L = cal_L39 (the best constant of (39)); rand-k and Bernoulli enumerated (k in
+    {1, d-1} beyond d = 8); random (x, y), x = 0 (no compression error) with x - y along the top eigenvector of
     M = E||a||^2 a a^T (where (41) is tight to rounding), and a Nelder-Mead search over (x, y).
     Details: the other reading cal_L = cal_L10 (Assumption 3's constant) - on least squares
     lambda_max(M) <= cal_L10 L <= cal_L10^2, so (41) holds with it too.
@@ -251,8 +307,10 @@ def lemma3(run: Run) -> Outcome:
     fac = 0.95 if run.control else 1.0
     rows = {"eq41": ([], []), "eq42_left": ([], []), "eq42_right": ([], []), "eq41_with_cal_L10": ([], [])}
     where = {k: [] for k in rows}
-    for _ in range(run.size(10, 60)):
-        A, b = _compressed_instance(rng)
+    insts = []
+    for spec_i in _specs(run, run.size(10, 60), LEMMA3_REACH):
+        A, b = _instance(rng, spec_i)
+        insts.append(A)
         c = tk.least_squares_constants(A, b)
         d = A.shape[1]
         (probs, mult), om, spec = _enum(str(rng.choice(["rand_k", "bernoulli"])), d, rng)
@@ -294,6 +352,7 @@ def lemma3(run: Run) -> Outcome:
 
     outs = {k: bound_outcome(v, bd, certify=certifier(k)) for k, (v, bd) in rows.items() if k != "eq41_with_cal_L10"}
     out = combine(outs, "eq41")
+    out.details.update(_reach_of(insts))
     o10 = bound_outcome(*rows["eq41_with_cal_L10"], certify=certifier("eq41_with_cal_L10"))
     out.details["reading_cal_L10"] = {"holds": o10.holds, "worst_ratio": o10.measured}
     return out
@@ -339,35 +398,31 @@ def _lemma4_counterexample():
 
 def _lemma4_instances(rng, run, *, averaged: bool):
     """(label, A, b, spec, x, y, theta, lam, gamma, row, cal_L_choice) of the fixed-sample check of (43)."""
-    from kdtheory.numerics.kd import bernoulli_outcomes
-
     A, b = _lemma4_counterexample()
     c = tk.least_squares_constants(A, b)
     L4 = tk.theorem4_cal_L(c.cal_L, c.cal_L39)
     rows = [("counterexample", A, b, ("bernoulli", 0.999), np.array([0.7]), np.array([b[0] / 10.0]), np.array([0.0]), 0.0,
              tk.step_theorem4(L4), None if averaged else 0, "max")]
-    for _ in range(run.size(6, 40)):
-        A2, b2 = ls_instance(rng, spread=2.0)
+    for spec_i in _specs(run, run.size(6, 40)):
+        A2, b2 = _instance(rng, spec_i, spread=2.0)
         c2 = tk.least_squares_constants(A2, b2)
         L2 = tk.theorem4_cal_L(c2.cal_L, c2.cal_L39)
         i = int(np.argmax(np.sum(A2 ** 2, axis=1)))
         d = A2.shape[1]
         th2, x2 = rng.normal(size=d), rng.normal(size=d)
         y2 = x2 - A2[i] * (A2[i] @ x2 - b2[i]) / (A2[i] @ A2[i])  # grad f_i(y2) = 0
-        rows.append(("random", A2, b2, ("bernoulli", 0.999), x2, y2, th2, 0.0, tk.step_theorem4(L2),
-                     None if averaged else i, "max"))
-    del bernoulli_outcomes
+        comp = ("bernoulli", 0.999) if d <= _ANY_K_D else ("rand_k", d - 1)   # small omega; d outcomes at large d
+        rows.append(("random" if spec_i is None else f"d={d} kappa={spec_i[1]:g}", A2, b2, comp, x2, y2, th2, 0.0,
+                     tk.step_theorem4(L2), None if averaged else i, "max"))
     return rows
 
 
 def _lemma4_check(rows, fac: float) -> Outcome:
-    from kdtheory.numerics.kd import bernoulli_outcomes
-
     vals, bnds = [], []
     for label, A, b, spec, x, y, th, lam, gamma, row, which in rows:
         c = tk.least_squares_constants(A, b)
         cal = tk.theorem4_cal_L(c.cal_L, c.cal_L39) if which == "max" else c.cal_L39
-        probs, mult = bernoulli_outcomes(A.shape[1], spec[1])
+        probs, mult = _outcomes(spec, A.shape[1])
         l, r = _lemma4_terms(A, b, probs, mult, x, y, th, lam, gamma, cal, row)
         vals.append(l)
         bnds.append(fac * r)
@@ -377,7 +432,7 @@ def _lemma4_check(rows, fac: float) -> Outcome:
         l, r = _lemma4_exact(A, b, spec, x, y, th, lam, gamma, row, which)
         return l, fac * r
 
-    return bound_outcome(vals, bnds, certify=certify)
+    return bound_outcome(vals, bnds, certify=certify, details=_reach_of([r[1] for r in rows]))
 
 
 @claim("kd.lemma4", ref="App. E.1, Lemma 4, Eq. (43)", kind="inequality", expected="erratum",
@@ -387,7 +442,8 @@ def lemma4(run: Run) -> Outcome:
     The proof invokes (41), which holds only on average over xi under (39).
 
     Setting: least squares, cal_L = max(cal_L10, cal_L39) (Theorem 4's reading, public theorem4_cal_L),
-    gamma = 1/(16 cal_L) (public step_theorem4), Bernoulli p = 0.999, lam = 0; the sample xi = the largest row;
+    gamma = 1/(16 cal_L) (public step_theorem4), Bernoulli p = 0.999 (rand-(d-1) on the LEMMA_REACH instances,
+    d = 20 at kappa 1e3), lam = 0; the sample xi = the largest row;
     y chosen so that grad f_xi(y) = lam grad f_xi(theta), x random. Counterexample: d = 1, rows a = 10 (once) and
     a = 1 (999 times).
 
@@ -425,8 +481,9 @@ def lemma4_corrected(run: Run) -> Outcome:
     <= 2 E_xi||grad f_xi(y) - lam grad f_xi(theta)||^2 + 2 cal_L^2 ||x-y||^2 + 2(cal_L^2 + 1/gamma^2) E||delta||^2
     with cal_L of (39) (corrects [kd, Lemma 4]; Lemma 6 only needs this averaged form).
 
-    Setting: the counterexample of kd.lemma4, random least-squares instances, rand-k and Bernoulli enumerated,
-    random (x, y, theta, lam), gamma in {1/(16 cal_L), 1/cal_L, 10/cal_L}, Nelder-Mead over (x, y).
+    Setting: the counterexample of kd.lemma4, random least-squares instances and LEMMA_REACH (d = 20 at kappa 1e3;
+    full: up to d = 30, kappa 1e5), rand-k and Bernoulli enumerated (k in {1, d-1} beyond d = 8), random
+    (x, y, theta, lam), gamma in {1/(16 cal_L), 1/cal_L, 10/cal_L}, Nelder-Mead over (x, y).
 
     Check: worst ratio <= 1 (tightness reported); ratios in (1, 1 + 1e-6] recomputed at 50 digits with exact
     outcome probabilities.
@@ -447,8 +504,8 @@ def lemma4_corrected(run: Run) -> Outcome:
     vals.append(l)
     bnds.append(r)
     where.append((A, b, ("bernoulli", 0.999), x, y, th, 0.0, gamma, row))
-    for _ in range(run.size(5, 60)):
-        A2, b2 = ls_instance(rng)
+    for spec_i in _specs(run, run.size(5, 60)):
+        A2, b2 = _instance(rng, spec_i)
         c2 = tk.least_squares_constants(A2, b2)
         d = A2.shape[1]
         (probs2, mult2), _, spec = _enum(str(rng.choice(["rand_k", "bernoulli"])), d, rng)
@@ -471,15 +528,22 @@ def lemma4_corrected(run: Run) -> Outcome:
         A, b, spec, x, y, th, lam, gamma, row = where[i]
         return _lemma4_exact(A, b, spec, x, y, th, lam, gamma, row, "39")
 
-    return bound_outcome(vals, bnds, certify=certify)
+    return bound_outcome(vals, bnds, certify=certify, details=_reach_of([w[0] for w in where]))
 
 
-def _logistic_problem(rng):
-    """f(x) = mu0/2 ||x||^2 + mean log(1 + exp(a_i^T x)): strongly convex (mu0), smooth (mu0 + ||A||^2/(4n)), not quadratic."""
-    n, d = int(rng.integers(5, 15)), int(rng.integers(2, 5))
-    A = rng.normal(size=(n, d)) * 2
+def _logistic_problem(rng, spec=None):
+    """f(x) = mu0/2 ||x||^2 + mean log(1 + exp(a_i^T x)): strongly convex (mu0), smooth (mu0 + ||A||^2/(4n)), not
+    quadratic. ``spec`` = (d, kappa): n = 3d rows with A^T A/n of spectrum 4 geomspace(1, kappa, d) and mu0 = 0.05 (a
+    reach instance); otherwise d = 2..4, n = 5..14, mu0 uniform in [0.05, 0.5]."""
+    if spec is None:
+        n, d = int(rng.integers(5, 15)), int(rng.integers(2, 5))
+        A = rng.normal(size=(n, d)) * 2
+        ridge = float(rng.uniform(0.05, 0.5))
+    else:
+        A, _ = ls_conditioned(rng, 3 * spec[0], spec[0], spec[1], scale=4.0, centre=False)
+        n, d = A.shape
+        ridge = 0.05
     y = -np.ones(n)  # labels -1: log(1 + exp(-y a^T x)) = log(1 + exp(a^T x))
-    ridge = float(rng.uniform(0.05, 0.5))
     c = tk.ridge_logistic_constants(A, y, ridge)
     return A, y, ridge, c
 
@@ -510,7 +574,8 @@ def lemma5(run: Run) -> Outcome:
     Setting: a non-quadratic test function (ridge logistic regression with all labels -1: public
     ridge_logistic_constants gives mu = ridge and L = ridge + lambda_max(A^T A/n)/4; f and grad f from the public
     ridge_logistic_loss and ridge_logistic_gradients), because on quadratics E grad f(x+delta) = grad f(x) and (44) is
-    trivial; rand-k, Bernoulli and QSGD dithering enumerated exactly; random (x, y) and Nelder-Mead over (x, y)
+    trivial; d = 2..4, and LEMMA_REACH (d = 20, n = 60, A^T A/n of spectrum 4 geomspace(1, 1e3, d), ridge 0.05;
+    full: up to d = 30) with rand-(d-1); rand-k, Bernoulli and QSGD dithering enumerated exactly; random (x, y) and Nelder-Mead over (x, y)
     maximising the ratio (its supremum is 1, approached as x, y -> 0 where the compression error vanishes).
 
     Check: worst ratio rhs/f(y) (f > 0) <= 1 (tightness reported); ratios in (1, 1 + 1e-6] recomputed at 50 digits
@@ -522,11 +587,13 @@ def lemma5(run: Run) -> Outcome:
 
     rng = run.rng
     vals, bnds, where = [], [], []
-    for _ in range(run.size(8, 60)):
-        A, y, ridge, c = _logistic_problem(rng)
+    for spec_i in _specs(run, run.size(8, 60)):
+        A, y, ridge, c = _logistic_problem(rng, spec_i)
         d = A.shape[1]
         mu, L = (4 * c.L if run.control else c.mu), c.L
         kind = str(rng.choice(["rand_k", "bernoulli", "dither"]))
+        if d > _ANY_K_D:
+            kind = "rand_k"   # rand-(d-1): d outcomes (Bernoulli and dithering have 2^d)
 
         def rhs(x, z, A=A, y=y, ridge=ridge, mu=mu, L=L, kind=kind, d=d):
             if kind == "dither":
@@ -569,7 +636,7 @@ def lemma5(run: Run) -> Outcome:
             dv = sum(p * ((v - xm) ** 2).sum() for p, v in zip(probs, vals_))
             return f(xm) + eg @ (zm - xm) + mum / 2 * ((zm - xm) ** 2).sum() - (Lm - mum) / 2 * dv, f(zm)
 
-    return bound_outcome(vals, bnds, certify=certify)
+    return bound_outcome(vals, bnds, certify=certify, details=_reach_of([w[0] for w in where]))
 
 
 def _lemma6_terms(A, b, probs, mult, omega, x, theta, lam, gamma, cal_L, mu, x_star, f_star, printed, *, AB, loss, grads):
@@ -626,7 +693,8 @@ def lemma6(run: Run) -> Outcome:
     """Claim: with A = 2 cal_L + (cal_L^2 + 1/gamma^2) alpha and B = (cal_L + 1/gamma^2) nu (as printed), (45) holds
     [kd, Lemma 6]. The proof produces 2 (cal_L^2 + 1/gamma^2) nu, i.e. B = (cal_L^2 + 1/gamma^2) nu.
 
-    Setting: least squares with cal_L = max(cal_L10, cal_L39) (Theorem 4's reading), rand-k and Bernoulli enumerated,
+    Setting: least squares (random d = 2..4 and LEMMA_REACH: d = 20 at kappa 1e3, full up to d = 30) with
+    cal_L = max(cal_L10, cal_L39) (Theorem 4's reading), rand-k and Bernoulli enumerated (k in {1, d-1} beyond d = 8),
     A and B from the public lemma6_AB (printed=True); the lemma states no step-size restriction, so gamma ranges over
     1/(16 cal_L) .. 100/cal_L; x = x* (where only B and the noise term remain) and random x; interpolating data with
     large scale (cal_L >> 1).
@@ -652,8 +720,8 @@ def lemma6(run: Run) -> Outcome:
     gamma = 100.0 / Lt
     rows = [(A, b, c, rand_k_outcomes(2, 1), ("rand_k", 1), tk.omega_rand_k(2, 1), c.x_star, c.x_star, 0.0, gamma, Lt)]
     small = []
-    for _ in range(run.size(6, 40)):
-        A2, b2 = ls_instance(rng)
+    for spec_i in _specs(run, run.size(6, 40)):
+        A2, b2 = _instance(rng, spec_i)
         c2 = tk.least_squares_constants(A2, b2)
         L2 = tk.theorem4_cal_L(c2.cal_L, c2.cal_L39)
         d = A2.shape[1]
@@ -676,7 +744,7 @@ def lemma6(run: Run) -> Outcome:
         l, r = _lemma6_exact(A_, b_, spec, x, th, lam, g, printed)
         return l, fac * r
 
-    out = bound_outcome(vals, bnds, certify=certify)
+    out = bound_outcome(vals, bnds, certify=certify, details=_reach_of([r[0] for r in rows]))
     out.details["printed_B_worst_ratio_at_gamma_1_over_16calL"] = float(max(small)) if small else 0.0
     if not out.holds:
         l, r = _lemma6_exact(A, b, ("rand_k", 1), c.x_star, c.x_star, 0.0, gamma, printed)
@@ -695,8 +763,8 @@ def lemma6_corrected(run: Run) -> Outcome:
     """Claim: (45) holds with A = 2 cal_L + (cal_L^2 + 1/gamma^2) alpha and B = (cal_L^2 + 1/gamma^2) nu, cal_L satisfying
     both (10) and (39) (corrects the B of [kd, Lemma 6]).
 
-    Setting: the counterexample of kd.lemma6, random least-squares instances (scaled up to 10x), rand-k and
-    Bernoulli enumerated, gamma in {1/(16 cal_L), 1/cal_L, 100/cal_L}, x in {x*, random, Nelder-Mead}, lam uniform;
+    Setting: the counterexample of kd.lemma6, random least-squares instances and LEMMA_REACH (d = 20 at kappa 1e3;
+    full: up to d = 30), scaled up to 10x, rand-k and Bernoulli enumerated (k in {1, d-1} beyond d = 8), gamma in {1/(16 cal_L), 1/cal_L, 100/cal_L}, x in {x*, random, Nelder-Mead}, lam uniform;
     A and B from the public lemma6_AB (printed=False).
 
     Check: worst ratio lhs/rhs <= 1 (tightness reported); ratios in (1, 1 + 1e-6] recomputed at 50 digits.
@@ -710,8 +778,8 @@ def lemma6_corrected(run: Run) -> Outcome:
     c = tk.least_squares_constants(A, b)
     Lt = tk.theorem4_cal_L(c.cal_L, c.cal_L39)
     rows = [(A, b, c, rand_k_outcomes(2, 1), ("rand_k", 1), 1.0, c.x_star, c.x_star, 0.0, 100.0 / Lt, Lt, run.control)]
-    for _ in range(run.size(4, 40)):
-        A2, b2 = _compressed_instance(rng, scale=float(rng.choice([1.0, 3.0, 10.0])))
+    for spec_i in _specs(run, run.size(4, 40)):
+        A2, b2 = _instance(rng, spec_i, scale=float(rng.choice([1.0, 3.0, 10.0])))
         c2 = tk.least_squares_constants(A2, b2)
         L2 = tk.theorem4_cal_L(c2.cal_L, c2.cal_L39)
         d = A2.shape[1]
@@ -737,7 +805,7 @@ def lemma6_corrected(run: Run) -> Outcome:
         A_, b_, c_, out_, spec, om, x, th, lam, g, Lc, printed = rows[i]
         return _lemma6_exact(A_, b_, spec, x, th, lam, g, printed)
 
-    return bound_outcome(vals, bnds, certify=certify)
+    return bound_outcome(vals, bnds, certify=certify, details=_reach_of([r[0] for r in rows]))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -745,10 +813,17 @@ def lemma6_corrected(run: Run) -> Outcome:
 # ----------------------------------------------------------------------------------------------
 
 
-def _theorem4_rows(rng, count):
+def _theorem4_rows(rng, run: Run, count: int):
+    """``count`` random instances (d = 2..3), then (outside the negative control, whose diverging moments need the
+    dense augmented engine) THEOREM4_CORRECTED_REACH; teachers near/mid/far, x^0 far or 0."""
+    specs = [None] * count + ([] if run.control else list(run.size(THEOREM4_CORRECTED_REACH["quick"],
+                                                                    THEOREM4_CORRECTED_REACH["full"])))
     rows = []
-    for k in range(count):
-        A, b = ls_instance(rng, n=int(rng.integers(6, 14)), d=int(rng.integers(2, 4)), spread=float(rng.uniform(0, 1)))
+    for k, spec in enumerate(specs):
+        if spec is None:
+            A, b = ls_instance(rng, n=int(rng.integers(6, 14)), d=int(rng.integers(2, 4)), spread=float(rng.uniform(0, 1)))
+        else:
+            A, b = ls_conditioned(rng, 3 * spec[0], spec[0], spec[1], centre=False)
         c = tk.least_squares_constants(A, b)
         d = A.shape[1]
         theta = c.x_star + rng.normal(size=d) * float(rng.choice([1e-2, 0.3, 2.0]))
@@ -790,18 +865,63 @@ def mp_bernoulli_radius(A: np.ndarray, gamma: float, p: float):
         return max(abs(e) for e in ev)
 
 
-def _radius_check(records, chain_of, *, certify_spec) -> Outcome:
+def mp_bernoulli_eigs_above_one(A: np.ndarray, gamma: float, p: float) -> int:
+    """Number of eigenvalues above 1 of the second-moment map of (18) with Bernoulli keep-and-rescale, at 50 digits
+    from the binary inputs, by inertia: the map is similar to the symmetric T = Q^{1/2} L Q^{1/2}, and
+    I - T = Q^{1/2} (Q^{-1} - L) Q^{1/2} is congruent to M = Q^{-1} - L, so the count is the number of negative
+    pivots of an LDL^T factorisation of M (orthonormal half-vector basis of symmetric matrices). It is 0 exactly when
+    the spectral radius (the largest eigenvalue, Perron-Frobenius) is <= 1. Cost O(n N^2 + N^3), N = d(d+1)/2:
+    a fraction of a second at d = 10, seconds at d = 20 (where the d^2 x d^2 eigenproblem of
+    :func:`mp_bernoulli_radius` is out of reach)."""
+    import mpmath as mp
+
+    with workdps():
+        n, d = A.shape
+        Am, g, pm = mpa(A), mp.mpf(gamma), mp.mpf(p)
+        i0, i1 = np.triu_indices(d)
+        N = i0.size
+        r2 = mp.sqrt(2)
+        ws = np.array([mp.mpf(1) if j == k else r2 for j, k in zip(i0, i1)], dtype=object)
+        P = Am[:, i0] * Am[:, i1] * ws                       # rows phi(a_i a_i^T)
+        H = Am.T @ Am / n
+        M = -(g * g / n) * (P.T @ P)                          # - g^2 mean_i phi(A_i) phi(A_i)^T
+        for b_idx in range(N):                                # + g (H X + X H) - (1 - p) Diag(X) on each basis X
+            l, m = i0[b_idx], i1[b_idx]
+            X = np.full((d, d), mp.mpf(0), dtype=object)
+            X[l, m] = X[m, l] = 1 / ws[b_idx]
+            Y = g * (H @ X + X @ H)
+            if l == m:
+                Y[l, l] = Y[l, l] - (1 - pm) * X[l, l]
+            M[:, b_idx] = M[:, b_idx] + Y[i0, i1] * ws
+        negative = 0
+        for k in range(N):                                    # LDL^T without pivoting: inertia from the pivots
+            piv = M[k, k]
+            if piv < 0:
+                negative += 1
+            if k + 1 < N and piv != 0:
+                col = M[k + 1:, k].copy()
+                M[k + 1:, k + 1:] = M[k + 1:, k + 1:] - np.outer(col, col) / piv
+        return negative
+
+
+def _radius_check(records, chain_of, *, certify_spec) -> tuple[Outcome, np.ndarray]:
     """Spectral radius of the second-moment map of (18) below 1 on every record (bound radius <= 1, tightness =
-    worst radius); a radius in (1, 1 + 1e-6] is recomputed at 50 digits."""
+    worst radius; structured engine). A radius in (1, 1 + 1e-6] is decided at 50 digits: the radius itself
+    (:func:`mp_bernoulli_radius`) for d <= 3, the number of eigenvalues above 1 by inertia
+    (:func:`mp_bernoulli_eigs_above_one`, compared with 0) beyond. Returns the outcome and the radii."""
     from kdtheory.numerics.kd import second_moment_radius
 
-    radii = [second_moment_radius(chain_of(r)) for r in records]
+    radii = np.array([second_moment_radius(chain_of(r), method="structured") for r in records])
 
     def certify(i):
         A, gamma, p = certify_spec(records[i])
-        return mp_bernoulli_radius(A, gamma, p), 1
+        if A.shape[1] <= 3:
+            return mp_bernoulli_radius(A, gamma, p), 1
+        return mp_bernoulli_eigs_above_one(A, gamma, p), 0
 
-    return bound_outcome(radii, np.ones(len(radii)), certify=certify)
+    out = bound_outcome(radii, np.ones(len(radii)), certify=certify,
+                        details=_reach_of(list({id(certify_spec(r)[0]): certify_spec(r)[0] for r in records}.values())))
+    return out, radii
 
 
 @claim("kd.theorem4", ref="Thm. 4 (Sec. 6); proof App. E.2 and footnote 2", kind="rate", expected="erratum",
@@ -816,7 +936,8 @@ def theorem4(run: Run) -> Outcome:
     while the contraction is only 1 - 2 gamma mu: for gamma below about c/(2 cal_L) the second moment diverges.
 
     Setting: omega = c mu/cal_L held fixed for c in {1/300, 1/128, 1/16, 1} (Bernoulli keep-and-rescale, omega = 1/p - 1);
-    a fixed 3 x 2 instance and random least-squares instances (d = 2..3); gamma searched over (0, 1/(16 cal_L)] on a
+    a fixed 3 x 2 instance, random least-squares instances (d = 2..3) and THEOREM4_REACH (d = 20 at kappa(H) = 1e3;
+    full: d = 20..24, kappa up to 1e5); gamma searched over (0, 1/(16 cal_L)] on a
     geometric grid gamma cal_L in [1e-7, 1/16], with the divergence threshold located by root finding (brentq) on the
     spectral radius. lam = lambda_* (c = 2 mu) at a teacher near x* (the radius does not depend on lam or theta).
     Exact second-moment map of (18) (numerics.kd) and its stationary law where it exists.
@@ -846,6 +967,8 @@ def theorem4(run: Run) -> Outcome:
     for _ in range(run.size(2, 12)):
         A, b = ls_instance(rng, n=int(rng.integers(5, 12)), d=int(rng.integers(2, 4)))
         insts.append(("random", A, b))
+    for d, kappa in run.size(THEOREM4_REACH["quick"], THEOREM4_REACH["full"]):
+        insts.append((f"d={d} kappa={kappa:g}", *ls_conditioned(rng, 3 * d, d, kappa, centre=False)))
     records, rows, meta = [], [], []
     for label, A, b in insts:
         c = tk.least_squares_constants(A, b)
@@ -863,8 +986,7 @@ def theorem4(run: Run) -> Outcome:
         A, b, theta, gamma, p = r
         return affine_chain(A, b, theta, lam, gamma, compressor="bernoulli", param=p)
 
-    out = _radius_check(records, chain_of, certify_spec=lambda r: (r[0], r[3], r[4]))
-    radii = np.array([second_moment_radius(chain_of(r)) for r in records])
+    out, radii = _radius_check(records, chain_of, certify_spec=lambda r: (r[0], r[3], r[4]))
     out.details["max_radius"] = float(radii.max())
     if not run.positive:
         for j0 in range(0, len(records), len(gl_grid)):
@@ -876,7 +998,8 @@ def theorem4(run: Run) -> Outcome:
                 j = int(above[0])
                 A, b = records[j0][0], records[j0][1]
                 f = lambda g, A=A, b=b, theta=theta, Lt=Lt, om=om: second_moment_radius(  # noqa: E731
-                    affine_chain(A, b, theta, 0.0, g / Lt, compressor="bernoulli", param=1 / (1 + om))) - 1
+                    affine_chain(A, b, theta, 0.0, g / Lt, compressor="bernoulli", param=1 / (1 + om)),
+                    method="structured") - 1
                 thr = float(brentq(f, gl_grid[j], gl_grid[j - 1], xtol=1e-14))
             rows.append({"instance": label, "c": cc, "omega": om, "mu": c.mu, "cal_L": Lt, "max_radius": float(rr.max()),
                          "radius_at_gamma_1_over_16calL": float(rr[0]), "divergence_threshold_gamma_cal_L": thr})
@@ -933,7 +1056,9 @@ def theorem4_corrected(run: Run) -> Outcome:
     The compression neighbourhood is Theta(omega ||x*||^2/(gamma mu)); it is the printed O(omega cal_L/mu) ||x*||^2 only
     for gamma = Theta(1/cal_L) (corrects kd.theorem4, whose "any gamma" at fixed omega = O(mu/cal_L) is false).
 
-    Setting: random least-squares instances; cal_L = max(cal_L10, cal_L39) (one constant for (10) and (39), as the
+    Setting: random least-squares instances (d = 2..3) and, outside the negative control, THEOREM4_CORRECTED_REACH
+    (d = 20 at kappa(H) = 1e3; full: up to d = 40, kappa 1e4; moments from the spectral form of the structured
+    engine, method "auto"); cal_L = max(cal_L10, cal_L39) (one constant for (10) and (39), as the
     proof requires); gamma = 1/(16 cal_L) on most rows and gamma = 1/(160 cal_L), 1/(1600 cal_L) on others (with the
     matching omega_max(gamma)); Bernoulli keep-and-rescale with omega = omega_max(gamma) and omega_max/4, and the
     identity (omega = 0); lam in {0, lambda_* (c = 2 mu), uniform(-0.5, 1.5)}; x^0 = y^0 far or 0. Exact moments of
@@ -950,7 +1075,8 @@ def theorem4_corrected(run: Run) -> Outcome:
 
     rng = run.rng
     vals, bnds, st_ratio = [], [], []
-    for k, (A, b, c, theta, x0) in enumerate(_theorem4_rows(rng, run.size(6, 30))):
+    rows = _theorem4_rows(rng, run, run.size(6, 30))
+    for k, (A, b, c, theta, x0) in enumerate(rows):
         Lt = tk.theorem4_cal_L(c.cal_L, c.cal_L39)
         gamma = tk.step_theorem4(Lt) * (1.0, 1.0, 0.1, 1.0, 1.0, 0.01)[k % 6]
         om_max = tk.omega_max_theorem4(gamma, mu=c.mu, L=c.L, cal_L=Lt)
@@ -965,7 +1091,7 @@ def theorem4_corrected(run: Run) -> Outcome:
                                   param=1 / (1 + om) if om > 0 else None)
                 try:
                     with np.errstate(all="ignore"):
-                        ex = moments_at(ch, x0, times, method="dense")["dist_sq"]
+                        ex = moments_at(ch, x0, times, method="dense" if run.control else "auto")["dist_sq"]
                 except (DivergenceError, FloatingPointError):
                     ex = np.full(times.size, 1e300)
                 ex = np.where(np.isfinite(ex), ex, 1e300)
@@ -980,7 +1106,7 @@ def theorem4_corrected(run: Run) -> Outcome:
                     vals.append(st)
                     bnds.append(float(bst))
                     st_ratio.append(st / float(bst))
-    out = bound_outcome(vals, bnds)
+    out = bound_outcome(vals, bnds, details=_reach_of([r[0] for r in rows]))
     A, b = ls_instance(rng, n=10, d=3, spread=0.3)
     c = tk.least_squares_constants(A, b)
     Lt = tk.theorem4_cal_L(c.cal_L, c.cal_L39)
@@ -998,6 +1124,11 @@ def theorem4_corrected(run: Run) -> Outcome:
     return out
 
 
+def _sec7_reach(rng, run: Run) -> list[tuple[np.ndarray, np.ndarray]]:
+    return [ls_conditioned(rng, 3 * d, d, kappa, centre=False)
+            for d, kappa in run.size(SEC7_REACH["quick"], SEC7_REACH["full"])]
+
+
 def _ill_conditioned(kappa_scale: float = 0.15):
     rng = np.random.default_rng(7)
     A = rng.normal(size=(12, 3)) @ np.diag([1.0, 1.0, kappa_scale])
@@ -1011,7 +1142,8 @@ def sec7_omega(run: Run) -> Outcome:
     d/k = 1 + omega of order cal_L/mu [kd, Sec. 7]. Theorem 4 itself (and its proof) require omega = O(mu/cal_L)
     (explicitly omega <= omega_max(gamma), about mu/(128.5 cal_L) at gamma = 1/(16 cal_L)): the Sec. 7 ratio is inverted.
 
-    Setting: an ill-conditioned least-squares instance (d = 3, cal_L/mu ~ 10^3) and random instances; omega = C cal_L/mu
+    Setting: an ill-conditioned least-squares instance (d = 3, cal_L/mu ~ 10^3), random instances (d = 3) and
+    SEC7_REACH (d = 20 at kappa(H) = 1e4; full: up to d = 60, kappa 1e6); omega = C cal_L/mu
     for the O-constants C in {1, 0.1, 0.01} (Bernoulli keep-and-rescale); gamma = 1/(16 cal_L) (public step_theorem4);
     lam = lambda_* (c = 2 mu). Exact spectral radius of the second-moment map of (18) (numerics.kd).
 
@@ -1029,7 +1161,7 @@ def sec7_omega(run: Run) -> Outcome:
 
     rng = run.rng
     Cs = [10.0] if run.control else [0.01, 0.1, 1.0]
-    insts = [_ill_conditioned()] + [ls_instance(rng, d=3) for _ in range(run.size(3, 20))]
+    insts = [_ill_conditioned()] + [ls_instance(rng, d=3) for _ in range(run.size(3, 20))] + _sec7_reach(rng, run)
     records, meta = [], []
     for A, b in insts:
         c = tk.least_squares_constants(A, b)
@@ -1042,8 +1174,9 @@ def sec7_omega(run: Run) -> Outcome:
             records.append((A, b, theta, lam, gamma, 1 / (1 + om)))
             meta.append({"cal_L": Lt, "mu": c.mu, "kappa": Lt / c.mu, "C": C, "omega": om, "capacity_ratio_d_over_k": 1 + om,
                          "gamma": gamma, "omega_max_theorem4": tk.omega_max_theorem4(gamma, mu=c.mu, L=c.L, cal_L=Lt)})
-    out = _radius_check(records, lambda r: affine_chain(r[0], r[1], r[2], r[3], r[4], compressor="bernoulli", param=r[5]),
-                        certify_spec=lambda r: (r[0], r[4], r[5]))
+    out, _ = _radius_check(records, lambda r: affine_chain(r[0], r[1], r[2], r[3], r[4], compressor="bernoulli",
+                                                           param=r[5]),
+                           certify_spec=lambda r: (r[0], r[4], r[5]))
     if not out.holds:
         A, b, theta, lam, gamma, p = records[0]
         out.details["counterexample"] = {"A": A, "b": b, **meta[0], "lambda": lam,
@@ -1062,8 +1195,8 @@ def sec7_omega_corrected(run: Run) -> Outcome:
     mu/(4 (32.125 cal_L + L - mu)) < mu/(128 cal_L); the admissible rand-k capacity ratio is d/k <= 1 + omega_max, which
     forces k = d unless d > 1/omega_max (corrects [kd, Sec. 7]).
 
-    Setting: SymPy solution of the step-size/omega condition vs the public omega_max_theorem4 at random and
-    ill-conditioned instances, gamma in {1/(16 cal_L), 1/(48 cal_L)}; the same instances at omega = omega_max
+    Setting: SymPy solution of the step-size/omega condition vs the public omega_max_theorem4 at random,
+    ill-conditioned and SEC7_REACH instances (d = 20 at kappa(H) = 1e4; full: up to d = 60, kappa 1e6), gamma in {1/(16 cal_L), 1/(48 cal_L)}; the same instances at omega = omega_max
     (Bernoulli); the public capacity_ratio_max for d = 10, 100, 1e3, 1e4, 1e6.
 
     Check (first failing sub-check decides): SymPy vs calculator and 2 gamma A + alpha (L - mu) = 1/2 at omega_max
@@ -1082,7 +1215,7 @@ def sec7_omega_corrected(run: Run) -> Outcome:
     expr, syms = tk.derive_theorem4_omega()
     fn = sp.lambdify(syms, expr, "math")
     sym_l, sym_r, alg_l, alg_c, records, cap_v, cap_b, kmins = [], [], [], [], [], [], [], []
-    for A, b in [_ill_conditioned()] + [ls_instance(rng, d=3) for _ in range(run.size(4, 20))]:
+    for A, b in [_ill_conditioned()] + [ls_instance(rng, d=3) for _ in range(run.size(4, 20))] + _sec7_reach(rng, run):
         c = tk.least_squares_constants(A, b)
         Lt = tk.theorem4_cal_L(c.cal_L, c.cal_L39)
         for gamma in (tk.step_theorem4(Lt), tk.step_theorem4(Lt) / 3):
@@ -1116,7 +1249,7 @@ def sec7_omega_corrected(run: Run) -> Outcome:
         "condition_equals_half_at_omega_max": identity_outcome(alg_l, np.full(len(alg_l), 0.5), tier=IDENTITY, cond=alg_c),
         "radius_at_omega_max": _radius_check(
             records, lambda r: affine_chain(r[0], r[1], r[2], r[3], r[4], compressor="bernoulli", param=r[5]),
-            certify_spec=lambda r: (r[0], r[4], r[5])),
+            certify_spec=lambda r: (r[0], r[4], r[5]))[0],
         "smallest_admissible_k": bound_outcome(cap_v, cap_b),
     }, "radius_at_omega_max")
     out.details["capacity"] = kmins
