@@ -210,6 +210,27 @@ def workdps():
 
 
 # ----------------------------------------------------------------------------------------------
+# reach of a check (issue #11: larger d and worse conditioning through the structured engines)
+# ----------------------------------------------------------------------------------------------
+
+
+def reach(values, bounds, dims, kappas) -> dict:
+    """Largest d and condition number among a check's instances, with the worst ratio value/bound over the records
+    at that d and at that condition number (``dims``, ``kappas``: one entry per record)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.asarray(values, dtype=float) / np.asarray(bounds, dtype=float)
+    d, k = np.asarray(dims), np.asarray(kappas, dtype=float)
+    return {"max_d": int(d.max()), "max_kappa": float(k.max()),
+            "worst_ratio_at_max_d": float(np.max(r[d == d.max()])),
+            "worst_ratio_at_max_kappa": float(np.max(r[k == k.max()]))}
+
+
+def hessian_condition(A: np.ndarray) -> float:
+    """kappa(A^T A) (the least-squares Hessian's condition number)."""
+    return float(np.linalg.cond(A.T @ A))
+
+
+# ----------------------------------------------------------------------------------------------
 # splitting a theorem's bound into its transient and its neighbourhood term
 # ----------------------------------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ from kdtheory.verify._core import Outcome, Run, claim
 from kdtheory.verify.evidence import (IDENTITY, bound_outcome, cancellation, certificate, combine, identity_outcome,
                                       loglog_slope, maximize)
 
-from ._common import ls_conditioned, ls_instance, mp_ls_constants, mpa, workdps
+from ._common import hessian_condition, ls_conditioned, ls_instance, mp_ls_constants, mpa, reach, workdps
 
 # Reach of the lemma checks beyond their small random instances (d = 2..4): (d, kappa(H)) of instances with a
 # prescribed Hessian spectrum geomspace(1, kappa, d), n = 3d rows, labels not centred (||x*|| enters nu), compressed
@@ -199,10 +199,13 @@ def _instance(rng, spec, *, scale: float = 1.0, **kw) -> tuple[np.ndarray, np.nd
     return A * scale, b * scale
 
 
-def _reach_of(As) -> dict:
-    """Largest d and condition number kappa(H) over the instances of a check."""
-    kap = [float(np.linalg.cond(A.T @ A)) for A in As]
-    return {"max_d": int(max(A.shape[1] for A in As)), "max_kappa": float(max(kap))}
+def _reach_of(values, bounds, As) -> dict:
+    """:func:`._common.reach` of a check whose records come from the data matrices ``As`` (one per record)."""
+    kap: dict = {}
+    for A in As:
+        if id(A) not in kap:
+            kap[id(A)] = hessian_condition(A)
+    return reach(values, bounds, [A.shape[1] for A in As], [kap[id(A)] for A in As])
 
 
 def _outcomes(spec: tuple, d: int) -> tuple[np.ndarray, np.ndarray]:
@@ -231,10 +234,9 @@ def lemma2(run: Run) -> Outcome:
     from kdtheory.numerics.kd import compressor_moments
 
     rng = run.rng
-    vals, bnds, where, insts = [], [], [], []
+    vals, bnds, where = [], [], []
     for spec_i in _specs(run, run.size(10, 80)):
         A, b = _instance(rng, spec_i)
-        insts.append(A)
         c = tk.least_squares_constants(A, b)
         d = A.shape[1]
         out, om, spec = _enum(str(rng.choice(["rand_k", "bernoulli"])), d, rng)
@@ -266,7 +268,7 @@ def lemma2(run: Run) -> Outcome:
             var = probs @ (((mult * xm) - xm) ** 2).sum(axis=1)
             return var, 2 * (2 * om / cm.mu) * (_ls_f(cm.A, cm.b, xm) - cm.f_star) + 2 * om * (cm.x_star @ cm.x_star)
 
-    return bound_outcome(vals, bnds, certify=certify, details=_reach_of(insts))
+    return bound_outcome(vals, bnds, certify=certify, details=_reach_of(vals, bnds, [w[0] for w in where]))
 
 
 def _lemma3_parts(A, b, probs, mult, x, y, cal_L, L, grad_f, loss):
@@ -307,10 +309,8 @@ def lemma3(run: Run) -> Outcome:
     fac = 0.95 if run.control else 1.0
     rows = {"eq41": ([], []), "eq42_left": ([], []), "eq42_right": ([], []), "eq41_with_cal_L10": ([], [])}
     where = {k: [] for k in rows}
-    insts = []
     for spec_i in _specs(run, run.size(10, 60), LEMMA3_REACH):
         A, b = _instance(rng, spec_i)
-        insts.append(A)
         c = tk.least_squares_constants(A, b)
         d = A.shape[1]
         (probs, mult), om, spec = _enum(str(rng.choice(["rand_k", "bernoulli"])), d, rng)
@@ -352,7 +352,7 @@ def lemma3(run: Run) -> Outcome:
 
     outs = {k: bound_outcome(v, bd, certify=certifier(k)) for k, (v, bd) in rows.items() if k != "eq41_with_cal_L10"}
     out = combine(outs, "eq41")
-    out.details.update(_reach_of(insts))
+    out.details.update(_reach_of(*rows["eq41"], [w[0] for w in where["eq41"]]))
     o10 = bound_outcome(*rows["eq41_with_cal_L10"], certify=certifier("eq41_with_cal_L10"))
     out.details["reading_cal_L10"] = {"holds": o10.holds, "worst_ratio": o10.measured}
     return out
@@ -432,7 +432,7 @@ def _lemma4_check(rows, fac: float) -> Outcome:
         l, r = _lemma4_exact(A, b, spec, x, y, th, lam, gamma, row, which)
         return l, fac * r
 
-    return bound_outcome(vals, bnds, certify=certify, details=_reach_of([r[1] for r in rows]))
+    return bound_outcome(vals, bnds, certify=certify, details=_reach_of(vals, bnds, [r[1] for r in rows]))
 
 
 @claim("kd.lemma4", ref="App. E.1, Lemma 4, Eq. (43)", kind="inequality", expected="erratum",
@@ -528,7 +528,7 @@ def lemma4_corrected(run: Run) -> Outcome:
         A, b, spec, x, y, th, lam, gamma, row = where[i]
         return _lemma4_exact(A, b, spec, x, y, th, lam, gamma, row, "39")
 
-    return bound_outcome(vals, bnds, certify=certify, details=_reach_of([w[0] for w in where]))
+    return bound_outcome(vals, bnds, certify=certify, details=_reach_of(vals, bnds, [w[0] for w in where]))
 
 
 def _logistic_problem(rng, spec=None):
@@ -636,7 +636,7 @@ def lemma5(run: Run) -> Outcome:
             dv = sum(p * ((v - xm) ** 2).sum() for p, v in zip(probs, vals_))
             return f(xm) + eg @ (zm - xm) + mum / 2 * ((zm - xm) ** 2).sum() - (Lm - mum) / 2 * dv, f(zm)
 
-    return bound_outcome(vals, bnds, certify=certify, details=_reach_of([w[0] for w in where]))
+    return bound_outcome(vals, bnds, certify=certify, details=_reach_of(vals, bnds, [w[0] for w in where]))
 
 
 def _lemma6_terms(A, b, probs, mult, omega, x, theta, lam, gamma, cal_L, mu, x_star, f_star, printed, *, AB, loss, grads):
@@ -744,7 +744,7 @@ def lemma6(run: Run) -> Outcome:
         l, r = _lemma6_exact(A_, b_, spec, x, th, lam, g, printed)
         return l, fac * r
 
-    out = bound_outcome(vals, bnds, certify=certify, details=_reach_of([r[0] for r in rows]))
+    out = bound_outcome(vals, bnds, certify=certify, details=_reach_of(vals, bnds, [r[0] for r in rows]))
     out.details["printed_B_worst_ratio_at_gamma_1_over_16calL"] = float(max(small)) if small else 0.0
     if not out.holds:
         l, r = _lemma6_exact(A, b, ("rand_k", 1), c.x_star, c.x_star, 0.0, gamma, printed)
@@ -805,7 +805,7 @@ def lemma6_corrected(run: Run) -> Outcome:
         A_, b_, c_, out_, spec, om, x, th, lam, g, Lc, printed = rows[i]
         return _lemma6_exact(A_, b_, spec, x, th, lam, g, printed)
 
-    return bound_outcome(vals, bnds, certify=certify, details=_reach_of([r[0] for r in rows]))
+    return bound_outcome(vals, bnds, certify=certify, details=_reach_of(vals, bnds, [r[0] for r in rows]))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -920,7 +920,7 @@ def _radius_check(records, chain_of, *, certify_spec) -> tuple[Outcome, np.ndarr
         return mp_bernoulli_eigs_above_one(A, gamma, p), 0
 
     out = bound_outcome(radii, np.ones(len(radii)), certify=certify,
-                        details=_reach_of(list({id(certify_spec(r)[0]): certify_spec(r)[0] for r in records}.values())))
+                        details=_reach_of(radii, np.ones(len(radii)), [certify_spec(r)[0] for r in records]))
     return out, radii
 
 
@@ -1076,6 +1076,7 @@ def theorem4_corrected(run: Run) -> Outcome:
     rng = run.rng
     vals, bnds, st_ratio = [], [], []
     rows = _theorem4_rows(rng, run, run.size(6, 30))
+    mats = []
     for k, (A, b, c, theta, x0) in enumerate(rows):
         Lt = tk.theorem4_cal_L(c.cal_L, c.cal_L39)
         gamma = tk.step_theorem4(Lt) * (1.0, 1.0, 0.1, 1.0, 1.0, 0.01)[k % 6]
@@ -1099,14 +1100,16 @@ def theorem4_corrected(run: Run) -> Outcome:
                                        cal_L=Lt, gamma=gamma, x_star_sq=float(c.x_star @ c.x_star))
                 vals += list(ex)
                 bnds += list(bd)
+                mats += [A] * ex.size
                 if not run.control:
                     st = stationary_moments(ch)["dist_sq"]
                     bst = tk.theorem4_bound(np.inf, 0.0, lam, m, omega=om, mu=c.mu, L=c.L, cal_L=Lt, gamma=gamma,
                                             x_star_sq=float(c.x_star @ c.x_star))
                     vals.append(st)
                     bnds.append(float(bst))
+                    mats.append(A)
                     st_ratio.append(st / float(bst))
-    out = bound_outcome(vals, bnds, details=_reach_of([r[0] for r in rows]))
+    out = bound_outcome(vals, bnds, details=_reach_of(vals, bnds, mats))
     A, b = ls_instance(rng, n=10, d=3, spread=0.3)
     c = tk.least_squares_constants(A, b)
     Lt = tk.theorem4_cal_L(c.cal_L, c.cal_L39)

@@ -31,7 +31,7 @@ from kdtheory.verify.evidence import (IDENTITY, bound_outcome, certificate, comb
                                       mean_bound_outcome, relative_error)
 
 from ._common import (centred, heavy_row_instance, logistic_instance, ls_conditioned, ls_instance, min_eigvec,
-                      pl_teacher_moments, split_bound, stationary, unit)
+                      pl_teacher_moments, reach, split_bound, stationary, unit)
 from .sec4 import bump_counterexample, pl_constants
 
 # Factor applied to the neighbourhood term alone by each theorem's negative control. The attainable tightness
@@ -82,9 +82,9 @@ def _transient_instances(rng, run: Run, count: int):
     return rows
 
 
-def _reach(infos) -> dict:
-    """Largest d and condition number among the instances of a check."""
-    return {"max_d": int(max(i["d"] for i in infos)), "max_kappa": float(max(i["kappa"] for i in infos))}
+def _reach(vals, bnds, infos) -> dict:
+    """:func:`._common.reach` of a check whose records carry instance ``infos`` (dicts with d and kappa)."""
+    return reach(vals, bnds, [i["d"] for i in infos], [i["kappa"] for i in infos])
 
 
 def _neighbourhood_instances(rng, run: Run, extra_kappa: float | None = None) -> list[tuple[str, np.ndarray, np.ndarray]]:
@@ -186,7 +186,7 @@ def _neighbourhood_part(run: Run, *, scheme: str, gammas, lams, term, level: str
                 where.append({"instance": label, "d": d, "kappa": c.L / c.mu, "gamma": gamma, "lambda": lam_best,
                               "teacher_distance": 10.0, "searched": True})
     out = bound_outcome(vals, bnds)
-    out.details.update({"tightest_instance": where[out.details["worst_index"]], **_reach(where)})
+    out.details.update({"tightest_instance": where[out.details["worst_index"]], **_reach(vals, bnds, where)})
     return out, {"kappa_c": kappa_c}
 
 
@@ -230,9 +230,8 @@ def theorem1(run: Run) -> Outcome:
 
     rng = run.rng
     kc = NEIGHBOURHOOD_CONTROL[run.id] if run.control else 1.0
-    vals, bnds, ev, eb, radii, infos = [], [], [], [], [], []
+    vals, bnds, ev, eb, radii, infos, einfos = [], [], [], [], [], [], []
     for A, b, c, theta, x0, info in _transient_instances(rng, run, run.size(6, 40)):
-        infos.append(info)
         m = tk.teacher_moments(A, b, theta, c)
         d0 = float(np.sum((x0 - c.x_star) ** 2))
         for gamma in (tk.step_theorem1(c.cal_L), tk.step_theorem1(c.cal_L, proof=True)):
@@ -244,10 +243,12 @@ def theorem1(run: Run) -> Outcome:
                 N = float(tk.theorem1_bound(np.inf, 0.0, lam, m, mu=c.mu, gamma=gamma))
                 vals += list(ex)
                 bnds += list(split_bound(tk.theorem1_bound(times, d0, lam, m, mu=c.mu, gamma=gamma), N, kc))
+                infos += [info] * ex.size
                 if lam == ls:
                     expl = tk.theorem1_neighborhood_explicit(m, mu=c.mu, L=c.L, cal_L=c.cal_L, gamma=gamma)
                     ev += list(ex)
                     eb += list((1 - gamma * c.mu) ** times * d0 + kc * expl)
+                    einfos += [info] * ex.size
                 radii.append(second_moment_radius(ch, method="structured") / (1 - gamma * c.mu))
     neigh, _ = _neighbourhood_part(
         run, scheme="distill", level="dist", search=True, extra_kappa=THEOREM1_EXTRA_KAPPA,
@@ -255,8 +256,8 @@ def theorem1(run: Run) -> Outcome:
         lams=lambda m, g, c: (0.0, 1.0, tk.lambda_star(m, c=c.mu / 4, gamma=g)) + run.size((), (float(rng.uniform(-0.5, 1.5)),)),
         term=lambda lam, m, g, c: float(tk.theorem1_bound(np.inf, 0.0, lam, m, mu=c.mu, gamma=g)))
     mc_all, mc_neigh = _logistic_theorem(run, kc, theorem=1)
-    parts = {"eq35_all_t": bound_outcome(vals, bnds, details=_reach(infos)),
-             "eq11_explicit": bound_outcome(ev, eb, details=_reach(infos)), "neighbourhood": neigh,
+    parts = {"eq35_all_t": bound_outcome(vals, bnds, details=_reach(vals, bnds, infos)),
+             "eq11_explicit": bound_outcome(ev, eb, details=_reach(ev, eb, einfos)), "neighbourhood": neigh,
              "logistic_all_t": mc_all, "logistic_neighbourhood": mc_neigh,
              "rate_radius": bound_outcome(radii, np.ones(len(radii)))}
     out = combine(parts, "neighbourhood")
@@ -424,9 +425,8 @@ def theorem2(run: Run) -> Outcome:
 
     rng = run.rng
     kc = NEIGHBOURHOOD_CONTROL[run.id] if run.control else 1.0
-    vals, bnds, ev, eb, infos = [], [], [], [], []
+    vals, bnds, ev, eb, infos, einfos = [], [], [], [], [], []
     for A, b, c, theta, x0, info in _transient_instances(rng, run, run.size(6, 40)):
-        infos.append(info)
         m = tk.teacher_moments(A, b, theta, c)
         gamma = tk.step_theorem2(c.mu, c.L, c.cal_L)
         ls = tk.lambda_star(m, c=c.L, gamma=gamma)
@@ -437,18 +437,20 @@ def theorem2(run: Run) -> Outcome:
             N = float(tk.theorem2_bound(np.inf, 0.0, lam, m, mu=c.mu, L=c.L, gamma=gamma))
             vals += list(ex)
             bnds += list(split_bound(tk.theorem2_bound(times, gap0, lam, m, mu=c.mu, L=c.L, gamma=gamma), N, kc))
+            infos += [info] * ex.size
             if lam == ls:
                 expl = tk.theorem2_neighborhood_explicit(m, mu=c.mu, L=c.L, cal_L=c.cal_L, gamma=gamma)
                 ev += list(ex)
                 eb += list((1 - gamma * c.mu) ** times * gap0 + kc * expl)
+                einfos += [info] * ex.size
     neigh, _ = _neighbourhood_part(
         run, scheme="distill", level="gap", search=True,
         gammas=lambda c: (tk.step_theorem2(c.mu, c.L, c.cal_L), tk.step_theorem2(c.mu, c.L, c.cal_L) / 8),
         lams=lambda m, g, c: (1.0, 0.0, tk.lambda_star(m, c=c.L, gamma=g)) + run.size((), (float(rng.uniform(-0.5, 1.5)),)),
         term=lambda lam, m, g, c: float(tk.theorem2_bound(np.inf, 0.0, lam, m, mu=c.mu, L=c.L, gamma=g)))
     mc_all, mc_neigh = _logistic_theorem(run, kc, theorem=2)
-    parts = {"eq36_all_t": bound_outcome(vals, bnds, details=_reach(infos)),
-             "eq12_explicit": bound_outcome(ev, eb, details=_reach(infos)), "neighbourhood": neigh,
+    parts = {"eq36_all_t": bound_outcome(vals, bnds, details=_reach(vals, bnds, infos)),
+             "eq12_explicit": bound_outcome(ev, eb, details=_reach(ev, eb, einfos)), "neighbourhood": neigh,
              "logistic_all_t": mc_all, "logistic_neighbourhood": mc_neigh, "pl_example": _pl_theorem(run, kc, theorem=2)}
     out = combine(parts, "neighbourhood")
     A, b = centred(*ls_instance(rng, n=12, d=3, spread=0.5))
@@ -559,7 +561,6 @@ def theorem3(run: Run) -> Outcome:
     kc = NEIGHBOURHOOD_CONTROL[run.id] if run.control else 1.0
     vals, bnds, infos = [], [], []
     for A, b, c, theta, x0, info in _transient_instances(rng, run, run.size(8, 50)):
-        infos.append(info)
         m = tk.teacher_moments(A, b, theta, c)
         gap0 = tk.ls_loss(A, b, x0) - c.f_star
         for gamma in (tk.step_theorem3(c.mu, c.L, c.cal_L), tk.step_theorem3(c.mu, c.L, c.cal_L) / 4):
@@ -570,13 +571,14 @@ def theorem3(run: Run) -> Outcome:
             vals += list(ex)
             bnds += list(split_bound(tk.theorem3_bound(times, gap0, m.gap, mu=c.mu, L=c.L, cal_L=c.cal_L, gamma=gamma),
                                      N, kc))
+            infos += [info] * ex.size
     neigh, _ = _neighbourhood_part(
         run, scheme="unbiased", level="gap", search=False,
         gammas=lambda c: (tk.step_theorem3(c.mu, c.L, c.cal_L), tk.step_theorem3(c.mu, c.L, c.cal_L) / 4),
         lams=lambda m, g, c: (1.0,),
         term=lambda lam, m, g, c: float(tk.theorem3_bound(np.inf, 0.0, m.gap, mu=c.mu, L=c.L, cal_L=c.cal_L, gamma=g)))
     mc_all, mc_neigh = _logistic_theorem(run, kc, theorem=3)
-    parts = {"eq17_all_t": bound_outcome(vals, bnds, details=_reach(infos)), "neighbourhood": neigh, "logistic_all_t": mc_all,
+    parts = {"eq17_all_t": bound_outcome(vals, bnds, details=_reach(vals, bnds, infos)), "neighbourhood": neigh, "logistic_all_t": mc_all,
              "logistic_neighbourhood": mc_neigh, "pl_example": _pl_theorem(run, kc, theorem=3)}
     out = combine(parts, "neighbourhood")
     A, b = centred(*ls_instance(rng, n=12, d=3, spread=0.5))
