@@ -4,8 +4,8 @@
 * :mod:`.sec4` - iteration (7), Assumptions 1-3 (does (10) subsume smoothness?), the facts (20)-(30) of App. A;
 * :mod:`.lemma1` - beta, rho (Eqs. (31)-(32)), lambda_* and the reduction N(lambda_*)/N(0) of Lemma 1;
 * :mod:`.theorems` - Theorems 1-3 (transient and neighbourhood term checked separately, least squares with the
-  exact engine up to condition number 1e6, ridge logistic regression and the PL example by Monte Carlo), the
-  unbiased iteration (16), the teacher refresh;
+  exact engine up to d = 60 and condition number 1e6 (1e8 for Theorem 1), ridge logistic regression and the PL
+  example by Monte Carlo), the unbiased iteration (16), the teacher refresh;
 * :mod:`.compression` - compressors (Assumption 4), Lemmas 2-6, Theorem 4, Sec. 7's capacity ratio.
 
 Least squares ``f_i(x) = 1/2 (a_i^T x - b_i)^2`` (uniform single-sample ``xi``) is the test bed on which every
