@@ -251,13 +251,89 @@ def test_theorem1_proof_jacobian_bound_fails_for_small_eps():
     assert np.linalg.norm(J[i] - J[j]) / math.sqrt(2) < 0.1 * two_alpha
 
 
-def test_width_exponent_counterexample():
+def test_width_lemma8_slip_outside_and_coverage_inside_the_hypotheses():
+    # The slip: with Lambda held at 0.01 (decoupled from eps), Lemma 8's term over the stated width grows like
+    # (1 - 2 rho)^-2 -- a factor 100 per factor 10 in 1 - 2 rho.
     r = [ta.width_requirement_proof(20, 2, 5, 1000, 0.5 - u / 2, 0.1, 0.01, 0.3, 1.0)["lemma8"]
          / ta.width_requirement_stated(20, 2, 1000, 0.5 - u / 2, 0.1, 0.01, 1.0) for u in (1e-2, 1e-3, 1e-4)]
     assert r[1] / r[0] == pytest.approx(100, rel=0.05) and r[2] / r[1] == pytest.approx(100, rel=0.05)
+    # Inside the hypotheses (eps at the radius condition, Lambda capped by the radius) needed/stated is bounded.
+    inside = []
+    for u in (1e-1, 1e-2, 1e-3, 1e-4):
+        rho = 0.5 - u / 2
+        eps = 1490.0 * ta.radius_condition_stated(20, 5, 1000, rho, 0.1)
+        lam = min(0.01, ta.lambda_upper_bound_from_radius(eps))
+        inside.append(ta.width_requirement_proof(20, 2, 5, 1000, rho, 0.1, lam, lam, 1.0)["max"]
+                      / ta.width_requirement_stated(20, 2, 1000, rho, 0.1, lam, 1.0))
+    assert max(inside) < 3e5 and inside[-1] == pytest.approx(inside[-2], rel=1e-6)
+    # The corrected expression covers the proof without the coupling.
     rc = [ta.width_requirement_proof(20, 2, 5, 1000, 0.5 - u / 2, 0.1, 0.01, 0.3, 1.0)["max"]
           / ta.width_requirement_corrected(20, 2, 1000, 0.5 - u / 2, 0.1, 0.01, 1.0) for u in (1e-2, 1e-4)]
     assert rc[1] / rc[0] == pytest.approx(1.0, rel=0.05)
+
+
+def test_width_lemma8_term_against_cubic_term_uniform_bound():
+    """lemma8 / (K^3 log(1/delta)/(c^3 Lambda^3)) <= 73^2 512 E^6 Gamma^8 (C3 Gamma sqrt(log(8/delta)) + 1)^2 c^3 u^8
+    / (K^3 n d^3 T2^2 log(1/delta)^4) at Lambda = 8 Gamma^2 eps^2, eps = E radius_condition_stated (the docstring of
+    air.theorem1_width)."""
+    rng = np.random.default_rng(11)
+    for _ in range(200):
+        n, d, T2 = int(rng.integers(3, 10 ** 4)), int(rng.integers(1, 10 ** 4)), int(rng.integers(1, 10 ** 6))
+        K = int(rng.integers(1, n - 1))
+        u, dl, c, G = 10 ** rng.uniform(-4, 0), 10 ** rng.uniform(-12, math.log10(0.5)), 10 ** rng.uniform(-3, 0), 1.0
+        E = 10 ** rng.uniform(0, 4)
+        rho = (1 - u) / 2
+        eps = E * ta.radius_condition_stated(n, d, T2, rho, dl)
+        if 8 * eps ** 2 >= 1:
+            continue
+        lam = ta.lambda_upper_bound_from_radius(eps, G)
+        L = math.log(1 / dl)
+        cubic = K ** 3 * L / (c ** 3 * lam ** 3)
+        l8 = ta.width_requirement_proof(n, K, d, T2, rho, dl, lam, lam, c, G)["lemma8"]
+        bound = (73 ** 2 * 512 * E ** 6 * G ** 8 * (ta.HOEFFDING_C3 * G * math.sqrt(math.log(8 / dl)) + 1) ** 2 * c ** 3
+                 * u ** 8 / (K ** 3 * n * d ** 3 * T2 ** 2 * L ** 4))
+        assert l8 / cubic <= bound * (1 + 1e-12)
+
+
+@pytest.mark.parametrize("act", ["tanh", "softplus"])
+def test_lambda_upper_bound_from_radius_on_pairs(act):
+    rng = np.random.default_rng(12)
+    G = ta.activation_gamma(act)
+    for eps in (1e-3, 1e-2, 0.1, 0.5, 1.0):
+        Q = np.linalg.qr(rng.normal(size=(4, 2)))[0]
+        half = 2 * math.asin(eps / 2)                    # two unit vectors at distance eps from a unit center
+        X = np.array([math.cos(half) * Q[:, 0] + math.sin(half) * Q[:, 1],
+                      math.cos(half) * Q[:, 0] - math.sin(half) * Q[:, 1]])
+        lam = ta.ntk_lambda(X, act)
+        assert 0 < lam <= ta.lambda_upper_bound_from_radius(eps, G)
+        assert lam <= 2 * G ** 2 * np.sum((X[0] - X[1]) ** 2)                 # the pair form of the bound
+    # small eps: lambda / (8 eps^2) tends to E[phi'(z)^2 + phi''(z)^2]/8-ish: 0.19 (tanh), 0.085 (softplus)
+    X = np.array([[math.cos(1e-3), math.sin(1e-3)], [math.cos(1e-3), -math.sin(1e-3)]])
+    ratio = ta.ntk_lambda(X, act) / (2 * np.sum((X[0] - X[1]) ** 2))
+    assert ratio == pytest.approx({"tanh": 0.1911, "softplus": 0.0846}[act], abs=2e-3)
+
+
+def test_lambda_bound_needs_a_bounded_second_derivative():
+    X = np.array([[math.cos(1e-3), math.sin(1e-3)], [math.cos(1e-3), -math.sin(1e-3)]])
+    eps = 2 * math.sin(5e-4)                                                   # the radius this pair needs
+    assert ta.ntk_lambda(X, "relu") > 10 * ta.lambda_upper_bound_from_radius(eps, 1.0)   # ReLU: lambda ~ eps
+
+
+def test_radius_condition_and_lambda_bound_values_and_inputs():
+    assert ta.radius_condition_stated(4, 9, 10, 0.25, math.exp(-4)) == pytest.approx(0.25 / (6 * 10 * 2))
+    assert ta.radius_condition_stated(4, 9, 10, 0.25, math.exp(-4), sqrt_log=False) == pytest.approx(0.25 / (6 * 10 * 4))
+    assert ta.lambda_upper_bound_from_radius(0.01, 2.0) == pytest.approx(8 * 4 * 1e-4)
+    assert ta.lambda_upper_bound_from_radius(1e300, 2.0) == 4.0 and ta.lambda_upper_bound_from_radius(0.0) == 0.0
+    with pytest.raises(ValueError, match="lambda_upper_bound_from_radius: eps must be >= 0"):
+        ta.lambda_upper_bound_from_radius(-0.1)
+    with pytest.raises(ValueError, match="lambda_upper_bound_from_radius: Gamma must be >= 1"):
+        ta.lambda_upper_bound_from_radius(0.1, 0.5)
+    with pytest.raises(ValueError, match="lambda_upper_bound_from_radius: Gamma must be finite"):
+        ta.lambda_upper_bound_from_radius(0.1, math.inf)
+    with pytest.raises(ValueError, match="radius_condition_stated: delta must lie in"):
+        ta.radius_condition_stated(4, 9, 10, 0.25, 1.0)
+    with pytest.raises(TypeError, match="radius_condition_stated: sqrt_log"):
+        ta.radius_condition_stated(4, 9, 10, 0.25, 0.1, sqrt_log="yes")
 
 
 def test_sec34_schedule_counterexample_and_correction():

@@ -59,7 +59,8 @@ __all__ = [
     # Theorem 1
     "theorem1_step_size", "theta_bound", "initial_residual_bound", "initial_residual_bound_corrected",
     "t1_lemma6", "t1_theorem", "t1_corrected", "t2_index", "schedule_conditions", "jacobian_lower_bound",
-    "width_requirement_stated", "width_requirement_proof", "width_requirement_corrected", "derive_final_proof",
+    "width_requirement_stated", "width_requirement_proof", "width_requirement_corrected", "radius_condition_stated",
+    "lambda_upper_bound_from_radius", "derive_final_proof",
     # Sec. 3.4
     "accuracy_schedule", "accuracy_schedule_corrected",
     "HOEFFDING_C3",
@@ -962,7 +963,11 @@ def width_requirement_stated(n: int, K: int, T2: int, rho: float, delta: float, 
     r"""The expression inside Theorem 1's ``k = Omega(...)``, with unit constants [air, Thm. 1].
 
     ``max(K^3/(c_low^3 Lambda^3) log(1/delta), n K T2/(c_low Lambda) log(1/delta),
-    n^3 T2^4/(1 - 2 rho)^2 log(1/delta), n/Lambda log(n/delta))``.
+    n^3 T2^4/(1 - 2 rho)^2 log(1/delta), n/Lambda log(n/delta))``.  Inside the theorem's hypotheses
+    ``Lambda`` is tied to the radius (:func:`lambda_upper_bound_from_radius`,
+    :func:`radius_condition_stated`), and then this covers every width condition of the proof
+    (:func:`width_requirement_proof`) up to a constant, although the proof mis-evaluates its Lemma 8
+    term (see ``air.theorem1_width``).
     """
     func = "width_requirement_stated"
     n, K, T2, r, dl, L, c = _width_args(n, K, T2, rho, delta, Lam, c_low, func)
@@ -976,12 +981,15 @@ def width_requirement_stated(n: int, K: int, T2: int, rho: float, delta: float, 
 
 def width_requirement_corrected(n: int, K: int, T2: int, rho: float, delta: float, Lam: float,
                                 c_low: float) -> float:
-    r"""Theorem 1's width expression with the exponents the proof needs [air, Thm. 1, corrected].
+    r"""The width expression with each term evaluated as the proof derives it [air, Thm. 1 proof, Eqs. (19)-(25)].
 
     Lemma 8's condition at ``eta = 1/(2 Gamma^2 n)`` is ``Theta(n^2 T2^4 log(1/delta) / (1 - 2 rho)^4)``
-    (the printed ``n^3 T2^4 / (1 - 2 rho)^2`` has the wrong power of ``1 - 2 rho``), and the
-    path-length condition carries ``n K T2^2 / (c_low Lambda)``:
+    (the proof simplifies it to ``n^3 T2^4 / (1 - 2 rho)^2``), and the path-length condition carries
+    ``n K T2^2 / (c_low Lambda)`` (printed: ``n K T2 / (c_low Lambda) log(1/delta)``):
     ``max(K^3/(c_low^3 Lambda^3) log(1/delta), n K T2^2/(c_low Lambda), n^2 T2^4/(1 - 2 rho)^4 log(1/delta), n/Lambda log(n/delta))``.
+    It covers the proof's conditions for every ``Lambda``, without the coupling of ``Lambda`` to the
+    radius that the printed expression (:func:`width_requirement_stated`) relies on; inside Theorem 1's
+    hypotheses the two agree up to a constant (``air.theorem1_width`` reports their ratio).
     """
     func = "width_requirement_corrected"
     n, K, T2, r, dl, L, c = _width_args(n, K, T2, rho, delta, Lam, c_low, func)
@@ -1027,6 +1035,46 @@ def width_requirement_proof(n: int, K: int, d: int, T2: int, rho: float, delta: 
     terms["M_value"] = M
     require(math.isfinite(terms["max"]), "T2", T2, "keep the width finite in float64", func=func)
     return terms
+
+
+def radius_condition_stated(n: int, d: int, T2: int, rho: float, delta: float, *, sqrt_log: bool = True) -> float:
+    r"""The expression inside Theorem 1's radius condition ``eps = O(...)``, unit constant [air, Thm. 1, Eq. (22)].
+
+    ``(1 - 2 rho)^2 / (sqrt(n d) T2 sqrt(log(1/delta)))`` (``sqrt_log=False``: ``log(1/delta)`` in place of
+    its square root).  The extracted text shows the radical in front of ``n d T2 log(1/delta)`` without its
+    extent; Eq. (22) derives the condition from Lemma 8's
+    ``(1 - 2 rho)/(4 M eta beta (2 + L_h) Gamma sqrt(n) T2 (1 + Theta))`` with ``M ~ sqrt(d)`` and
+    ``Theta ~ sqrt(n log(1/delta))``, which is linear in ``1/T2`` and gives ``sqrt(log)``; ``log`` is the other
+    reading (smaller for ``delta < 1/e``).  ``delta`` must lie in ``(0, 1)``.
+    """
+    func = "radius_condition_stated"
+    n = _count(n, "n", func)
+    dd = _count(d, "d", func)
+    T2 = _count(T2, "T2", func)
+    r = _rho(rho, func)
+    dl = _prob(delta, func)
+    require_type(isinstance(sqrt_log, (bool, np.bool_)), "sqrt_log", sqrt_log, "be a bool", func=func)
+    lg = math.log(1 / dl)
+    return (1 - 2 * r) ** 2 / (math.sqrt(n) * math.sqrt(dd) * T2 * (math.sqrt(lg) if sqrt_log else lg))
+
+
+def lambda_upper_bound_from_radius(eps: float, Gamma: float = 1.0) -> float:
+    r"""The bound ``Lambda <= lambda(X) <= min(8 Gamma^2 eps^2, Gamma^2)`` that clusters of radius ``eps`` force [air, Def. 2, Thm. 1].
+
+    Valid whenever some cluster holds two points ``x_i != x_j`` (always when ``rho > 0``: a cluster with
+    a wrong label has ``0 < rho_l < 1/2``, hence at least 3 points).  With ``v = (e_i - e_j)/sqrt(2)`` and
+    ``a_i = phi'(g . x_i) x_i``, ``Sigma(X) = E[a a^T]`` entrywise, so ``lambda(X) <= v^T Sigma(X) v =
+    E||a_i - a_j||^2 / 2``; by Minkowski, ``|phi'| <= Gamma``, ``|phi''| <= Gamma`` and ``||x_j|| = 1``,
+    ``(E||a_i - a_j||^2)^(1/2) <= Gamma ||x_i - x_j|| + Gamma (E (g . (x_i - x_j))^2)^(1/2) = 2 Gamma ||x_i - x_j||``,
+    so ``lambda(X) <= 2 Gamma^2 ||x_i - x_j||^2 <= 8 Gamma^2 eps^2``; also ``lambda(X) <= Sigma_ii <= Gamma^2``.
+    ``Lambda = min(lambda(C), lambda(X))`` inherits the bound.  It needs the bound on ``phi''``: for ReLU
+    ``lambda(X)`` is of order ``eps``, not ``eps^2``.
+    """
+    func = "lambda_upper_bound_from_radius"
+    e = require_positive(eps, "eps", strict=False, func=func)
+    g = _gamma(Gamma, func)
+    require(math.isfinite(g * g), "Gamma", Gamma, "have a finite square in float64", func=func)
+    return min(8.0 * e * e, 1.0) * g * g
 
 
 # ---------------------------------------------------------------------------------------------
