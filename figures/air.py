@@ -49,8 +49,8 @@ def _runs(noise: float, seed: int, quick: bool) -> dict:
     return _RUNS[key]
 
 
-@figure("air.fig1", title="analogue of Fig. 1 (binary digits, 30% noise, teacher width 512, student width 8) "
-        "for Fig. 1 (CIFAR-100, WRN-28 teacher, 5-layer CNN student)")
+@figure("air.fig1", title="analogue of Fig. 1 (binary digits, 30% noise, teacher width 512, student width 8; "
+        "paper: CIFAR-100, WRN-28 teacher, 5-layer CNN student)")
 def fig1(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
     seeds = [seed] if quick else [seed + i for i in range(3)]
     runs = [na.teacher_student(0.3, seed=s, teacher_width=512, student_width=8, teacher_steps=600 if quick else 2000,
@@ -66,7 +66,7 @@ def fig1(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
     a.set_xscale("log")
     a.set(xlabel="teacher training steps (snapshot)", ylabel="test accuracy (clean labels)")
     a.legend(loc="lower right")
-    style.title(fig, "analogue of Fig. 1: students distilled from a teacher stopped at different times")
+    style.title(fig, "air.fig1 - analogue of Fig. 1: students distilled from a teacher stopped at different times")
     style.caption(fig, f"binary digits, 30% label noise; teacher 512 tanh units, student 8 units fitted by MSE to the "
                        f"teacher's training outputs; seeds {seeds}" + ("" if quick else " (band: min-max)"))
     return style.save(fig, out, "air_fig1", pdf=pdf)
@@ -93,13 +93,13 @@ def fig2(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
                        label=f"{name}: Monte Carlo (mean, 4 s.e.)" if j == 0 else None)
     a.set(xlabel="label noise level p", ylabel=r"$E\,\|P_5 y\|^2 / \|y\|^2$")
     a.legend(fontsize=5.5, loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=1)
-    style.title(fig, "analogue of Fig. 2: label energy in the top-5 NTK eigenspace decreases with the noise")
+    style.title(fig, "air.fig2 - analogue of Fig. 2: label energy in the top-5 NTK eigenspace decreases with the noise")
     style.caption(fig, f"exact: ((1-2p)^2 ||P5 y~||^2 + 4p(1-p) 5)/n; Monte Carlo over {draws} label draws per level; "
                        f"the paper plots a ResNet56 NTK on a CIFAR-10 batch of 128; seed {seed}")
     return style.save(fig, out, "air_fig2", pdf=pdf)
 
 
-@figure("air.fig4", title="analogue of Fig. 4 (binary digits, 40% noise, 2-layer tanh net) for Fig. 4 (CIFAR-10, "
+@figure("air.fig4", title="analogue of Fig. 4 (binary digits, 40% noise, 2-layer tanh net; paper: CIFAR-10, "
         "shake-shake): test accuracy per step, plain GD against Algorithm 1")
 def fig4(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
     seeds = [seed] if quick else [seed + i for i in range(3)]
@@ -115,7 +115,7 @@ def fig4(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
                            color=c, alpha=0.2)
     a.set(xlabel="gradient step", ylabel="test accuracy (clean labels)")
     a.legend(loc="lower right")
-    style.title(fig, "analogue of Fig. 4: training with 40% label noise")
+    style.title(fig, "air.fig4 - analogue of Fig. 4: training with 40% label noise")
     style.caption(fig, f"{SETUP}; Alg. 1 weight a_t = 1 then linear to 0 between 10% and 30% of the steps, h with "
                        f"rho = 0.4; seeds {seeds}" + ("" if quick else " (band: +- 1 std)"))
     return style.save(fig, out, "air_fig4", pdf=pdf)
@@ -137,7 +137,7 @@ def fig5(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
     a.axhline(share(r["y_train_clean"]) - base, color="C2", lw=1.0, ls="--", label="clean labels (for reference)")
     a.set(xlabel="gradient step", ylabel="information gain (top-5 share)")
     a.legend(loc="lower right")
-    style.title(fig, "analogue of Fig. 5: self-distillation gains information")
+    style.title(fig, "air.fig5 - analogue of Fig. 5: self-distillation gains information")
     style.caption(fig, f"share of ||P5 y_t||^2/||y_t||^2 of the labels Algorithm 1 trains on, minus that of the noisy "
                        f"labels; tanh NTK of the {r['y_train'].size} training inputs; {SETUP}; seed {seed}")
     return style.save(fig, out, "air_fig5", pdf=pdf)
@@ -193,8 +193,9 @@ def spectrum(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
     b.axhline(ta.noise_top_fraction(c.assignment, c.y_noisy, c.y_clean) ** 0.5, color="C3", ls=":", lw=0.8,
               label="noise share on S+ (sqrt)")
     b.set(xscale="log", xlabel="gradient step t", ylabel="fraction fitted", title="(b) signal first, noise later")
-    b.legend(fontsize=5.5, loc="upper left")
-    style.title(fig, "exact kernel dynamics u_{t+1} = u_t - eta Sigma(X)(u_t - y) on clusterable data")
+    b.legend(fontsize=5.5, loc="lower right")
+    style.title(fig, "air.spectrum - not in the paper: exact kernel dynamics u_{t+1} = u_t - eta Sigma(X)(u_t - y) "
+                     "on clusterable data")
     style.caption(fig, f"(eps, rho) = (0.1, 0.3) clusterable data, n = 40, K = 4, tanh NTK, eta = 1/(2n), u_0 = 0; the "
                        f"noise part projected on the cluster subspace is fitted with the signal, the rest only after "
                        f"~1/(eta lambda) steps for the small eigenvalues; seed {seed}")

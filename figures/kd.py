@@ -160,8 +160,8 @@ def _lam_colors(lams):
     return plt.cm.viridis(np.linspace(0.0, 0.9, len(lams)))
 
 
-@figure("kd.fig1", title="analogue of Fig. 1 (digits 4x4, 1-hidden-layer ReLU net, 32 units) for Fig. 1 "
-                         "(MNIST, 1-hidden-layer ReLU net): exact KD gradient vs approximation (5)")
+@figure("kd.fig1", title="analogue of Fig. 1 (digits 4x4, 1-hidden-layer ReLU net, 32 units; paper: "
+                         "MNIST, 1-hidden-layer ReLU net): exact KD gradient vs approximation (5)")
 def fig1(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
     d = fig1_data(quick=quick, seed=seed)
     fig, axes = style.subplots(1, 3, height=2.6)
@@ -175,7 +175,7 @@ def fig1(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
         ax.set_ylabel(label)
     handles, names = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, names, loc="outside right center", fontsize=6.5)
-    style.title(fig, "Analogue of Fig. 1 (digits 4x4, one-hidden-layer ReLU net with 32 units) for Fig. 1 (MNIST, "
+    style.title(fig, "Analogue of Fig. 1 (digits 4x4, one-hidden-layer ReLU net with 32 units; paper: MNIST, "
                      "one-hidden-layer ReLU net): exact gradient g of the distillation loss (4) vs its approximation "
                      "\u011d of (5)")
     style.caption(fig, f"Student started at the teacher (SGD, lr {FIG1_LR}, weight decay {WEIGHT_DECAY_FIG1:g}); "
@@ -221,8 +221,8 @@ def fig2_data(*, quick: bool, seed: int = 0) -> dict:
     return res
 
 
-@figure("kd.fig2", title="analogue of Fig. 2 (digits 4x4 + 10% label noise, softmax regression) for Fig. 2 "
-                         "(MNIST linear model; CIFAR-10 ResNet50 features): training loss vs lambda")
+@figure("kd.fig2", title="analogue of Fig. 2 (digits 4x4 + 10% label noise, softmax regression; paper: "
+                         "MNIST linear model; CIFAR-10 ResNet50 features): training loss vs lambda")
 def fig2(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
     d = fig2_data(quick=quick, seed=seed)
     fig, panels, lax = _panels_with_legend_row(2, height=3.6, legend_rows=3)
@@ -247,7 +247,7 @@ def fig2(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
                 Line2D([], [], color="k", ls="--", lw=0.9, label="dashed: minimum over the epochs"),
                 Line2D([], [], color="grey", ls=":", lw=0.6, label="dotted: $f^*$ (L-BFGS)")]
     lax.legend(handles=handles, loc="center", ncol=2, fontsize=6.5, frameon=False)
-    style.title(fig, f"Analogue of Fig. 2 ({DATA_TAG}) for Fig. 2 (MNIST linear model; CIFAR-10 ResNet50 features): "
+    style.title(fig, f"Analogue of Fig. 2 ({DATA_TAG}; paper: MNIST linear model; CIFAR-10 ResNet50 features): "
                      "training loss vs the distillation weight")
     style.caption(fig, f"lr {LR}, batch {BATCH}, {d['epochs']} epochs, {d['n_seeds']} seed(s); f* = {d['fstar']:.4f}. "
                        "Colour: how the training loss is measured; line style: which summary of the epochs.")
@@ -255,7 +255,7 @@ def fig2(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
 
 
 @figure("kd.fig4", title="analogue of Fig. 4 (digits 4x4 + 10% training-label noise, softmax regression, clean "
-                         "validation labels) for Fig. 4 (MNIST linear model): validation loss vs lambda")
+                         "validation labels; paper: MNIST linear model): validation loss vs lambda")
 def fig4(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
     d = fig2_data(quick=quick, seed=seed)
     fig, (ax,), lax = _panels_with_legend_row(1, height=3.4, legend_rows=2)
@@ -266,8 +266,8 @@ def fig4(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
     ax.set_xlabel(r"distillation weight $\lambda$ ($\lambda=0$: SGD)")
     ax.set_ylabel("validation cross-entropy")
     lax.legend(*ax.get_legend_handles_labels(), loc="center", ncol=2, fontsize=6, frameon=False)
-    style.title(fig, "Analogue of Fig. 4 (digits 4x4, 10% training-label noise, softmax regression) for Fig. 4 "
-                     "(MNIST linear model): validation loss vs lambda")
+    style.title(fig, "Analogue of Fig. 4 (digits 4x4, 10% training-label noise, softmax regression; paper: "
+                     "MNIST linear model): validation loss vs lambda")
     style.caption(fig, f"Clean validation labels; lr {LR}, batch {BATCH}, {d['epochs']} epochs, {d['n_seeds']} seed(s).")
     return style.save(fig, out, "kd_fig4", pdf=pdf)
 
@@ -301,8 +301,8 @@ def fig3_data(*, quick: bool, seed: int = 0) -> dict:
     return res
 
 
-@figure("kd.fig3", title="analogue of Fig. 3 (digits 4x4 + 10% label noise, softmax regression) for Fig. 3 "
-                         "(CIFAR-10 ResNet50 features, linear model): SGD vs KD (7) vs unbiased KD (16)")
+@figure("kd.fig3", title="analogue of Fig. 3 (digits 4x4 + 10% label noise, softmax regression; paper: "
+                         "CIFAR-10 ResNet50 features, linear model): SGD vs KD (7) vs unbiased KD (16)")
 def fig3(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
     d = fig3_data(quick=quick, seed=seed)
     fig, panels, lax = _panels_with_legend_row(2, height=3.1, legend_rows=2)
@@ -322,7 +322,7 @@ def fig3(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
         ax.set_xlabel("epoch")
     handles, names = axes[0, 1].get_legend_handles_labels()
     lax.legend(handles, names, loc="center", ncol=2, fontsize=6.5, frameon=False)
-    style.title(fig, f"Analogue of Fig. 3 ({DATA_TAG}) for Fig. 3 (CIFAR-10 ResNet50 features, linear model): "
+    style.title(fig, f"Analogue of Fig. 3 ({DATA_TAG}; paper: CIFAR-10 ResNet50 features, linear model): "
                      "SGD vs KD (7) vs unbiased KD (16)")
     style.caption(fig, f"SGD teacher, f(\u03b8) - f* = {d['teacher_gap']:.2g}; lr {LR}, batch {BATCH}; mean of "
                        f"{d['n_seeds']} seeds. Left: solid = running minibatch loss, dotted = full-batch loss "
@@ -354,8 +354,8 @@ def fig5_data(*, quick: bool, seed: int = 0) -> dict:
     return res
 
 
-@figure("kd.fig5", title="analogue of Fig. 5 (digits 4x4 + 10% label noise, softmax regression) for Fig. 5 "
-                         "(MNIST linear model): effect of the step size and of a better teacher")
+@figure("kd.fig5", title="analogue of Fig. 5 (digits 4x4 + 10% label noise, softmax regression; paper: "
+                         "MNIST linear model): effect of the step size and of a better teacher")
 def fig5(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
     d = fig5_data(quick=quick, seed=seed)
     fig, axes = style.subplots(1, 2, height=2.6, sharey=True)
@@ -372,7 +372,7 @@ def fig5(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
     axes[0, 0].set_ylabel(rf"train loss $-\ f^*$ (running, last {d['last']} epochs)", fontsize=7)
     axes[0, 0].set_title("(a) teacher: SGD with the same step size")
     axes[0, 1].set_title(f"(b) better teacher (L-BFGS, {FIG5_BETTER_LBFGS_ITERS} it.), gap {d['better_gap']:.2g}")
-    style.title(fig, f"Analogue of Fig. 5 ({DATA_TAG}) for Fig. 5 (MNIST linear model): effect of the step size "
+    style.title(fig, f"Analogue of Fig. 5 ({DATA_TAG}; paper: MNIST linear model): effect of the step size "
                      "and of a better teacher")
     style.caption(fig, f"{d['epochs']} epochs, {d['n_seeds']} seed(s), batch {BATCH}; stars: the best lambda of each "
                        "curve; teacher gap = f(theta) - f*.")
@@ -399,7 +399,7 @@ def fig6_data(*, quick: bool, seed: int = 0) -> dict:
 
 
 @figure("kd.fig6", title="analogue of Fig. 6 (digits 4x4 + 10% label noise, softmax regression, fixed random "
-                         "mask) for Fig. 6 (MNIST linear model): compressed students, train loss vs lambda")
+                         "mask; paper: MNIST linear model): compressed students, train loss vs lambda")
 def fig6(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
     d = fig6_data(quick=quick, seed=seed)
     fig, panels, lax = _panels_with_legend_row(2, height=3.1, legend_rows=2)
@@ -416,7 +416,7 @@ def fig6(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
     axes[0, 0].axhline(d["fstar"], color="grey", ls=":", lw=0.8, label=r"$f^*$ of the dense model (left panel)")
     h, lab = axes[0, 0].get_legend_handles_labels()
     lax.legend(h, lab, loc="center", ncol=3, fontsize=6.5, frameon=False)
-    style.title(fig, f"Analogue of Fig. 6 ({DATA_TAG}, random mask fixed at initialisation) for Fig. 6 (MNIST linear "
+    style.title(fig, f"Analogue of Fig. 6 ({DATA_TAG}, random mask fixed at initialisation; paper: MNIST linear "
                      "model): compressed students, train loss vs lambda")
     style.caption(fig, f"Dense L-BFGS teacher ({FIG5_BETTER_LBFGS_ITERS} iterations); lr {LR}, batch {BATCH}, "
                        f"{d['epochs']} epochs, {d['n_seeds']} seed(s). Right: the same curves divided by their value "

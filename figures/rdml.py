@@ -91,7 +91,7 @@ def _mean_se(x: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return x.mean(axis=axis), se
 
 
-@figure("rdml.fig2", title="analogue of Fig. 2 (digits, 2 MLP students, plain SGD) for Fig. 2 (CIFAR, GoogLeNet/ResNet)")
+@figure("rdml.fig2", title="analogue of Fig. 2 (digits, 2 MLP students, plain SGD; paper: CIFAR, GoogLeNet/ResNet)")
 def fig2(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
     """Base and divergence training losses per student for several alpha (K = 2 MLP students, 300 digits).
 
@@ -118,8 +118,8 @@ def fig2(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
     handles = [Line2D([], [], color=COLORS[a], label=_label(a)) for a in ALPHAS]
     handles += [Line2D([], [], color="0.3", ls=ls, label=f"student {k}") for k, ls in ((0, "-"), (1, "--"))]
     fig.legend(handles=handles, loc="outside right center", fontsize=6.5)
-    style.title(fig, "analogue of Fig. 2 (digits, 2 MLP students, plain SGD) for Fig. 2 (CIFAR, GoogLeNet/ResNet): "
-                     "training losses per student")
+    style.title(fig, "rdml.fig2 - analogue of Fig. 2: training losses per student (here digits, 2 MLP students, plain SGD; "
+                     "paper: CIFAR, GoogLeNet/ResNet)")
     style.caption(fig, f"One run (seed {seed}): 300 training digits, one hidden layer of 16 tanh units, SGD with batch "
                        f"size 1 and constant step 0.05, {epochs} epochs, every epoch shown (the paper: from epoch 50, "
                        "every third). At alpha = 0.5 the two students' divergence losses coincide (D_1/2 is symmetric).")
@@ -150,8 +150,8 @@ def fig3_data(*, quick: bool, seed: int) -> dict:
     return {"acc": acc, "best": best, "gain": gain, "se": se, "seeds": seeds, "epochs": epochs}
 
 
-@figure("rdml.fig3", title="analogue of Fig. 3 (best alpha over seeds, digits variants x small models) for Fig. 3 "
-                           "(18 CV/NLP runs)")
+@figure("rdml.fig3", title="analogue of Fig. 3 (best alpha over seeds, digits variants x small models; paper: "
+                           "18 CV/NLP runs)")
 def fig3(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
     """Heat map of the alpha in {0.5, 1, 1.5, 2} with the best mean test accuracy of two students, over seeds.
 
@@ -183,8 +183,8 @@ def fig3(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
                           fontweight="bold" if "*" in text else "normal")
     ax[0, 0].grid(False)
     fig.colorbar(im, ax=ax[0, 0], ticks=ALPHAS, label=r"best $\alpha$ (mean over seeds)")
-    style.title(fig, "analogue of Fig. 3 (digits variants x small models, 2 students) for Fig. 3 (18 CV/NLP runs): "
-                     "best alpha per (data, model)")
+    style.title(fig, "rdml.fig3 - analogue of Fig. 3: best alpha per (data, model) (here digits variants x small models, "
+                     "2 students; paper: 18 CV/NLP runs)")
     style.caption(fig, f"Best of alpha in {{0.5, 1, 1.5, 2}} by test accuracy (mean of the last 3 of {d['epochs']} epochs "
                        f"and both students) averaged over {len(d['seeds'])} seeds; below it the best minus KL accuracy "
                        f"(percentage points, paired over seeds) ± its standard error; * (bold) = more than 2 s.e. "
@@ -269,8 +269,8 @@ def _generalisation_figure(out, quick, pdf, seed, key, name, fig_no):
     meaning = (f"Gain of RDML over Ind. in test loss over the last {w} epochs (Ind. minus RDML" if key == "test_loss"
                else f"Gain of RDML over Ind. in test accuracy over the last {w} epochs (pts, RDML minus Ind.")
     meaning += "; > 0: RDML better; paired over seeds, * beyond 2 s.e.)"
-    style.title(fig, f"analogue of Fig. {fig_no} (digits, {int(100 * s['label_noise'])}% label noise, 2 MLP-"
-                     f"{s['hidden']} students, plain SGD) for Fig. {fig_no} (CIFAR100, GoogLeNet/ResNet34/VGG16)")
+    style.title(fig, f"rdml.fig{fig_no} - analogue of Fig. {fig_no} (here digits, {int(100 * s['label_noise'])}% label noise, "
+                     f"2 MLP-{s['hidden']} students, plain SGD; paper: CIFAR100, GoogLeNet/ResNet34/VGG16)")
     style.caption(fig, f"{first} {meaning}: " + "; ".join(better) + ". Overfitting (right) = "
                        + ("last minus lowest" if key == "test_loss" else "highest minus last")
                        + f" {w}-epoch mean of the curve, per seed (the best window of a noisy curve biases it upwards, "

@@ -137,8 +137,8 @@ def _digits_sizes(quick: bool) -> tuple[int, int]:
     return (3, 400) if quick else (10, 400)
 
 
-@figure("sd.fig4", title="analogue of Fig. 4 (digits, RBF kernel regression, l2 loss) for Fig. 4 "
-        "(CIFAR-10/100, ResNet50/VGG16, l2 loss)")
+@figure("sd.fig4", title="analogue of Fig. 4 (digits, RBF kernel regression, l2 loss; paper: "
+        "CIFAR-10/100, ResNet50/VGG16, l2 loss)")
 def fig4(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
     n_splits, n_train = _digits_sizes(quick)
     fig, ax = style.subplots(2, 2, width=style.COLUMN_WIDTH * 1.25, height=4.4, sharex=True)
@@ -163,8 +163,8 @@ def fig4(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
     return style.save(fig, out, "sd_fig4", pdf=pdf)
 
 
-@figure("sd.fig5", title="analogue of Fig. 5 (digits, RBF kernel logistic regression, cross entropy) for Fig. 5 "
-        "(CIFAR-10/100, ResNet50, cross entropy)")
+@figure("sd.fig5", title="analogue of Fig. 5 (digits, RBF kernel logistic regression, cross entropy; paper: "
+        "CIFAR-10/100, ResNet50, cross entropy)")
 def fig5(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
     n_splits, n_train = _digits_sizes(quick)
     D = nsd.digits_ce_curves(seed, n_splits=n_splits, n_train=n_train, label_noise=DIGITS_LABEL_NOISE,
@@ -184,8 +184,8 @@ def fig5(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
     return style.save(fig, out, "sd_fig5", pdf=pdf)
 
 
-@figure("sd.fig6", title="analogue of Fig. 6 (digits, RBF kernel regression, l2 and cross entropy) for Fig. 6 "
-        "(CIFAR-10, ResNet50): self-distillation vs early stopping at matched training loss")
+@figure("sd.fig6", title="analogue of Fig. 6 (digits, RBF kernel regression, l2 and cross entropy; paper: "
+        "CIFAR-10, ResNet50): self-distillation vs early stopping at matched training loss")
 def fig6(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
     n_splits, n_train = _digits_sizes(quick)
     n_ce = 2 if quick else n_splits

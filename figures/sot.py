@@ -105,8 +105,8 @@ def _band(ax, x, m, s, label, color, marker):
         ax.fill_between(x, m - s, m + s, color=color, alpha=0.2, lw=0)
 
 
-@figure("sot.fig1", title="analogue of Fig. 1 (synthetic data with known p*, 2-layer ReLU teacher) for Fig. 1 "
-                          "(CIFAR-100, WRN40-2): accuracy over teacher checkpoints, Standard vs SoTeacher")
+@figure("sot.fig1", title="analogue of Fig. 1 (synthetic data with known p*, 2-layer ReLU teacher; paper: "
+                          "CIFAR-100, WRN40-2): accuracy over teacher checkpoints, Standard vs SoTeacher")
 def fig1(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
     d = fig1_data(quick=quick, seed=seed)
     fig, axes = style.subplots(1, 3, height=2.4)
@@ -124,8 +124,8 @@ def fig1(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
     axes[0][1].set_title("(b) student distilled from it")
     axes[0][2].set_title("(c) distance to p* on training inputs")
     axes[0][0].legend(loc="lower right")
-    style.title(fig, "Analogue of Fig. 1 (synthetic data with known p*, 2-layer ReLU teacher, 128 units) for Fig. 1 "
-                     "(CIFAR-100, WRN40-2 teacher): Standard vs SoTeacher over teacher checkpoints")
+    style.title(fig, "Analogue of Fig. 1 (synthetic data with known p*, 2-layer ReLU teacher, 128 units; paper: "
+                     "CIFAR-100, WRN40-2 teacher): Standard vs SoTeacher over teacher checkpoints")
     style.caption(fig, f"300 training inputs, d = 8, K = 4, labels drawn from p*; teacher: SGD (lr 0.05, momentum 0.9, "
                        f"decay x0.1 at 50%/75%), Gaussian-jitter augmentation (std 0.3), {d['epochs']} epochs; SoTeacher: "
                        f"lambda_LR = {SOTEACHER['lambda_lr']:g}, lambda_CR^max = {SOTEACHER['lambda_cr']:g} (linear); "
@@ -166,8 +166,8 @@ def fig2_data(*, quick: bool, seed: int = 0) -> dict:
             "standard": run({}), "seeds": len(seeds), "epochs": epochs}
 
 
-@figure("sot.fig2", title="analogue of Fig. 2 (synthetic data with known p*, 2-layer ReLU teacher) for Fig. 2 "
-                          "(Tiny-ImageNet, ResNet34): sweeps of lambda_LR, lambda_CR^max and the schedule")
+@figure("sot.fig2", title="analogue of Fig. 2 (synthetic data with known p*, 2-layer ReLU teacher; paper: "
+                          "Tiny-ImageNet, ResNet34): sweeps of lambda_LR, lambda_CR^max and the schedule")
 def fig2(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
     d = fig2_data(quick=quick, seed=seed)
     fig, axes = style.subplots(1, 3, height=2.5)
@@ -200,7 +200,7 @@ def fig2(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
     handles, labels = axes[0][2].get_legend_handles_labels()
     std_marker = axes[0][0].plot([], [], marker="s", color="0.3", mfc="none", ls="none", ms=6)[0]
     axes[0][0].legend(handles + [std_marker], labels + ["Standard"], loc="upper left")
-    style.title(fig, "Analogue of Fig. 2 (synthetic data with known p*, 2-layer ReLU teacher) for Fig. 2 (Tiny-ImageNet, "
+    style.title(fig, "Analogue of Fig. 2 (synthetic data with known p*, 2-layer ReLU teacher; paper: Tiny-ImageNet, "
                      "ResNet34/ResNet18): effect of lambda_LR, lambda_CR^max and the schedule")
     style.caption(fig, f"Final teacher and student test accuracy after {d['epochs']} epochs; open squares at the left: "
                        f"Standard training (the paper's square marker). Mean +- std over {d['seeds']} seed(s); set-up as "
@@ -343,7 +343,7 @@ def bound_vs_n(out: Path, *, quick: bool, pdf: bool, seed: int) -> list[Path]:
     ax.loglog(d["N"], d["bound_uniform"], "C3--", label="Eq. (6) with delta/|C| (all inputs)")
     ax.loglog(d["N"], d["per_input"], "C0o-", ms=3, label="measured, worst input (1-delta quantile)")
     ax.loglog(d["N"], d["uniform"], "C0s--", ms=3, label="measured, max over inputs (1-delta quantile)")
-    ax.axhline(d["floor"], color="0.5", lw=0.8, ls=":", label=r"bias floor $L r \xi_K + 2 L^* r$")
+    ax.axhline(d["floor"], color="0.5", lw=0.8, ls=":", label=r"the bounds' N-independent term $L r \xi_K + 2 L^* r$")
     ax.set_xlabel("number of training inputs N")
     ax.set_ylabel(r"$\|f^*(x) - p^*(x)\|_\infty$")
     ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=6)

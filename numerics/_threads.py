@@ -121,7 +121,8 @@ def format_thread_settings(settings: dict | None = None) -> str:
     lines = [f"threads: {p['internal_api']} ({p['user_api']}, {p['library']}, v{p['version']}): "
              f"{p['num_threads']} thread(s)" for p in s["pools"]] or ["threads: no thread pool found (threadpoolctl)"]
     env = ", ".join(f"{k}={v}" for k, v in s["environment"].items() if v is not None) or "none set"
-    lines.append(f"threads: NUMBA_NUM_THREADS={s['numba_num_threads']} (kernels are serial); "
+    lines.append(f"threads: NUMBA_NUM_THREADS={s['numba_num_threads']} (prange in rdml.renyi_batch and sd's problem "
+                 f"batch only); "
                  f"cpu_count={s['cpu_count']}; environment: {env}")
     lines.append(f"threads: policy: dense work < {s['small_flops']:.0e} flops per engine call runs on 1 BLAS thread "
                  f"(docs/threads.md)")

@@ -38,6 +38,14 @@ def test_gallery_images_exist():
         assert (ROOT / path).exists(), path
 
 
+def test_gallery_shows_every_registered_figure():
+    from kdtheory.figures._core import figure_specs
+    gallery = re.search(r"<!-- gallery:start -->\n(.*?)<!-- gallery:end -->", README, re.S).group(1)
+    for spec in figure_specs():
+        stem = spec.id.replace(".", "_")
+        assert f"docs/figures/{stem}." in gallery, f"{spec.id}: run kdt figures all --out docs/figures"
+
+
 def test_cli_examples_in_readme_run():
     block = re.search(r"<!-- examples:start -->(.*?)<!-- examples:end -->", README, re.S).group(1)
     cmds = [l.strip() for l in block.splitlines() if l.strip().startswith("kdt ") and "list" in l]

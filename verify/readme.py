@@ -50,11 +50,23 @@ def errata_markdown() -> str:
 
 
 def gallery_markdown() -> str:
+    """Every committed figure, one paragraph per paper in the registry's order (tables as links)."""
     folder = ROOT / "docs" / "figures"
-    pngs = sorted(folder.glob("*.png")) if folder.exists() else []
-    if not pngs:
+    files = sorted(folder.glob("*.png")) + sorted(folder.glob("*.md")) if folder.exists() else []
+    if not files:
         return "No figures committed yet."
-    return "\n".join(f"![{p.stem}](docs/figures/{p.name})" for p in pngs)
+    papers = list(dict.fromkeys(c.id.split(".")[0] for c in claims()))
+    papers += sorted({p.stem.split("_")[0] for p in files} - set(papers))
+    blocks = []
+    for paper in papers:
+        mine = [p for p in files if p.stem.split("_")[0] == paper]
+        images = [f"![{p.stem}](docs/figures/{p.name})" for p in mine if p.suffix == ".png"]
+        tables = [f"[{p.stem}](docs/figures/{p.name})" for p in mine if p.suffix == ".md"]
+        if tables:
+            images.append("Tables: " + ", ".join(tables))
+        if images:
+            blocks.append(f"**{paper}**\n\n" + "\n".join(images))
+    return "\n\n".join(blocks)
 
 
 def render(text: str, *, with_errata: bool = True) -> str:
