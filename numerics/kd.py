@@ -1639,7 +1639,6 @@ def simulate_logistic(A: Any, y: Any, ridge: float, theta: Any, lmbda: float, ga
 def random_least_squares(n: int, d: int, rng: np.random.Generator, *, noise: float = 0.5,
                          spread: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Gaussian rows with heterogeneous scales exp(spread * N(0,1)/2) and labels b = A w + noise."""
-    func = "random_least_squares"
     n = require_int(n, "n", low=1, high=10 ** 7)
     d = require_int(d, "d", low=1, high=10 ** 4)
     require(n * d <= 10 ** 8, "n", n, f"give n d <= 1e8 entries (d = {d})")
