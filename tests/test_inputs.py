@@ -167,5 +167,8 @@ def test_bad_inputs_raise_named_errors(qualname, fn):
             else:
                 kwargs[p.name] = v
         _call(qualname, fn, args, kwargs)
+        calls.append(1)
 
+    calls = []
     sweep()
+    assert calls, f"{qualname}: the sweep made no call"

@@ -64,12 +64,12 @@ def _agree(ch):
 @pytest.mark.parametrize("d", [1, 2, 4, 7, 12])
 @pytest.mark.parametrize("scheme,comp,param", CASES)
 def test_structured_equals_dense(d, scheme, comp, param):
-    _agree(_chain(d, scheme, comp, param))
+    assert _agree(_chain(d, scheme, comp, param)) > 0
 
 
 @pytest.mark.parametrize("comp,param", [(None, None), ("bernoulli", 0.9995), ("rand_k", 19)])
 def test_structured_equals_dense_d20(comp, param):
-    _agree(_chain(20, "distill", comp, param, n=50))
+    assert _agree(_chain(20, "distill", comp, param, n=50)) > 0
 
 
 def test_lanczos_radius_path_equals_dense(monkeypatch):
@@ -99,7 +99,7 @@ def test_hand_built_chains():
 def test_rand_one_compressor_diagonal_map():
     """rand-1 (q_off = 0): the map only sees the diagonal; radius from the d x d matrix mean_i (B_i)_jk^2."""
     for d in (2, 4, 6):
-        _agree(_chain(d, "distill", "rand_k", 1))
+        assert _agree(_chain(d, "distill", "rand_k", 1)) > 0
 
 
 def _mp_stationary(ch):
@@ -235,7 +235,7 @@ def test_power_difference_from_rates_is_stable():
 
 
 def test_d30_structured_equals_dense():
-    _agree(_chain(30, n=90))
+    assert _agree(_chain(30, n=90)) < 1   # stationary laws compared too
 
 
 def test_d60_fixed_point_and_moments():

@@ -598,6 +598,14 @@ def lemma6_constants(n: int, K: int, c_low: float, lam_C: float, Gamma: float, k
             "decay_max": eta * alpha ** 2 * (1 - 2 * r) / 32, "a_T1_min": (1.75 - 1.5 * r) / (2 - 2 * r)}
 
 
+def _eta_alpha2(e: float, a: float, func: str) -> float:
+    """``eta alpha^2``, refused with a named error when it underflows to 0 (the bounds divide by it)."""
+    rate = e * a * a
+    require(rate > 0, "alpha", a, f"give eta alpha^2 > 0 in floating point (eta = {e:g}: the product underflows)",
+            func=func)
+    return rate
+
+
 def lemma6_residual_bound(t, eta: float, alpha: float, r0_norm: float, C1: float):
     r"""The bound of Lemma 6 on the projected residual: ``(1 - eta alpha^2/4)^t ||r_0|| + 4 C_1 / (eta alpha^2)`` [air]."""
     func = "lemma6_residual_bound"
@@ -608,7 +616,10 @@ def lemma6_residual_bound(t, eta: float, alpha: float, r0_norm: float, C1: float
     require(e * a * a <= 4, "eta", eta, f"satisfy eta alpha^2 <= 4 (alpha = {a:g})", func=func)
     r0 = require_positive(r0_norm, "r0_norm", strict=False, func=func)
     c1 = require_positive(C1, "C1", strict=False, func=func)
-    out = (1 - e * a * a / 4) ** tt * r0 + 4 * c1 / (e * a * a)
+    rate = _eta_alpha2(e, a, func)
+    out = (1 - rate / 4) ** tt * r0 + 4 * c1 / rate
+    require(bool(np.all(np.isfinite(out))), "C1", C1, f"give a finite bound (4 C1/(eta alpha^2) overflows at "
+            f"eta alpha^2 = {rate:g})", func=func)
     return float(out) if np.ndim(out) == 0 else out
 
 
@@ -633,7 +644,8 @@ def lemma7_contraction(eta: float, alpha: float, beta: float) -> float:
     a = require_positive(alpha, "alpha", func=func)
     require(a <= b, "alpha", alpha, f"be <= beta = {b:g}", func=func)
     e = require_positive(eta, "eta", func=func)
-    require(e <= 1 / (2 * b * b) * (1 + 1e-12), "eta", eta, f"be <= 1/(2 beta^2) = {1 / (2 * b * b):g}", func=func)
+    limit = 0.5 / b / b  # 1/(2 beta^2) without squaring beta first (no underflow to 0)
+    require(e <= limit * (1 + 1e-12), "eta", eta, f"be <= 1/(2 beta^2) = {limit:g}", func=func)
     return 1.0 - e * a * a / 2
 
 
@@ -850,7 +862,7 @@ def t1_lemma6(eta: float, alpha: float, r0_norm: float, rho: float) -> int:
     target = (1 - 2 * r) / (8 * r0)
     if target >= 1:
         return 0
-    return _ceil_log(math.log(target) / math.log1p(-e * a * a / 4), func)
+    return _ceil_log(math.log(target) / math.log1p(-_eta_alpha2(e, a, func) / 4), func)
 
 
 def t1_theorem(Gamma: float, K: int, c_low: float, lam_C: float, n: int, delta: float, rho: float) -> int:
