@@ -345,6 +345,13 @@ def test_counterexample_theorem3_6_and_3_8():
     assert ts.theorem3_8_bound_corrected(72000, 2, 6000, 0.0, 1.0, 0.0, 0.5, 1.0, 0.0, 0.0, kappa=2.0) > 1.0
 
 
+def test_theorem3_8_corrected_instances_are_not_vacuous():
+    from kdtheory.verify.sot.theorems import CORRECTED_IDENTITY
+
+    for M, n, delta in CORRECTED_IDENTITY:   # the corrected Eq. (6) below the largest 1-norm error 1
+        assert ts.theorem3_8_bound_corrected(M * n, 2, M, 0.0, 1.0, 0.0, delta, 1.0, 0.0, 0.0) < 1.0
+
+
 def test_counterexample_tables_crd():
     from kdtheory.verify.sot.tables import TABLE5
 
