@@ -352,6 +352,20 @@ def test_theorem3_8_corrected_instances_are_not_vacuous():
         assert ts.theorem3_8_bound_corrected(M * n, 2, M, 0.0, 1.0, 0.0, delta, 1.0, 0.0, 0.0) < 1.0
 
 
+def test_theorem3_6_high_delta_cells_violation_probability():
+    from math import comb
+
+    from kdtheory.verify.sot.theorems import HIGH_DELTA_CELLS
+
+    # 1-norm error 2 |c/n - 1/2| of a single cell with p* = (1/2, 1/2), L = 0: binomial violation probability
+    probs = []
+    for n, delta in HIGH_DELTA_CELLS:
+        b = ts.theorem3_6_bound(n, 2, 1, 0.0, 1.0, 0.0, delta, 1.0)
+        probs.append(sum(Fraction(comb(n, c), 2 ** n) for c in range(n + 1) if 2 * abs(Fraction(c, n) - Fraction(1, 2)) >= b))
+        assert 0.05 < probs[-1] < delta
+    assert probs[0] == Fraction(18, 256)
+
+
 def test_counterexample_tables_crd():
     from kdtheory.verify.sot.tables import TABLE5
 

@@ -85,23 +85,35 @@ def _thm36_outcome(run: Run, inst: list, *, corrected: bool, bound_scale: float 
                    tolerance=0.0, details=d)
 
 
-def _exact_small_cells(run: Run) -> Outcome:
+# single cells where the violation probability is substantial yet below delta: (inputs, delta), K = 2,
+# p* = (1/2, 1/2), L = L* = 0, 1-norm (Eq. (4) = sqrt(4 / n log(2 / delta)); exact violation probability
+# 18/256 = 0.0703 for n = 8 and 0.1153 for n = 20)
+HIGH_DELTA_CELLS = ((8, 0.9), (20, 0.9))
+
+
+def _exact_small_cells(run: Run, *, bound_scale: float = 1.0) -> Outcome:
     """Exact per-input violation probabilities for small cells (no sampling), model (19) and the class's own
-    radii, against delta; and Eq. (29) against the exact tail at several eps."""
+    radii, against delta; and Eq. (29) against the exact tail at several eps. ``bound_scale`` multiplies Eq. (4)."""
     from kdtheory.numerics.sot import make_setting, poisson_multinomial_pmf
 
     rng = run.rng
-    vals, bnds, t29_v, t29_b = [], [], [], []
+    cells = []
+    for n, delta in HIGH_DELTA_CELLS:
+        cells.append((make_setting([n], 2, r=1.0, L_star=0.0, p=1.0, seed=0), 1.0, 0.0, (delta,), f"n = {n}, delta = {delta}"))
     for _ in range(run.size(6, 30)):
         n = int(rng.integers(2, 9))
         K = int(rng.integers(2, 4))
         p = float(rng.choice([1.0, math.inf]))
         L = float(rng.uniform(0.0, 0.15))
         s = make_setting([n], K, r=1.0, L_star=float(rng.uniform(0, 0.3)), p=p, seed=int(rng.integers(1 << 30)))
+        cells.append((s, p, L, DELTAS, "random"))
+    vals, bnds, labels, t29_v, t29_b = [], [], [], [], []
+    for s, p, L, deltas, label in cells:
+        n, K = s.N, s.K
         eps = L * s.r
         a = tsot.gain_radius(eps, K, p)
-        for delta in DELTAS:
-            bound = tsot.theorem3_6_bound(n, K, 1, L, s.r, s.L_star, delta, p, 1.0)
+        for delta in deltas:
+            bound = bound_scale * tsot.theorem3_6_bound(n, K, 1, L, s.r, s.L_star, delta, p, 1.0)
             for i in range(n):
                 others = np.delete(np.arange(n), i)
                 law = poisson_multinomial_pmf(s.pstar[others]) if n > 1 else None
@@ -125,7 +137,8 @@ def _exact_small_cells(run: Run) -> Outcome:
                             prob += pk * w
                 vals.append(prob)
                 bnds.append(delta)
-                if delta == DELTAS[0]:
+                labels.append(label)
+                if delta == deltas[0]:
                     errs = np.array([e for e, _ in tails])
                     ws = np.array([w for _, w in tails])
                     for q in (0.5, 0.8, 0.95):
@@ -133,7 +146,9 @@ def _exact_small_cells(run: Run) -> Outcome:
                         if e0 > 0:
                             t29_v.append(float(np.sum(ws[errs >= e0])))
                             t29_b.append(tsot.eq29_tail_bound(n, K, e0, L, s.r, s.L_star, p))
-    prob = evidence.bound_outcome(vals, bnds)
+    high = {lab: max(v for v, l in zip(vals, labels) if l == lab) for lab in sorted(set(labels)) if lab != "random"}
+    prob = evidence.bound_outcome(vals, bnds, details={"bound_scale": bound_scale,
+                                                       "violation_probability_high_delta_cells": high})
     eq29 = evidence.bound_outcome(t29_v, t29_b)
     return evidence.combine({"exact_violation_probability": prob, "eq29_exact_tail": eq29}, "exact_violation_probability")
 
@@ -257,22 +272,28 @@ def theorem3_6_corrected(run: Run) -> Outcome:
 
     Setting: as ``sot.theorem3_6`` (the same instances and data sets); plus exact enumeration of
     6 small cells in quick mode (30 in full): 2-8 inputs, K = 2, 3, p* varying in the cell,
-    L <= 0.15, p in {1, inf}, every delta.
+    L <= 0.15, p in {1, inf}, every delta; and two single cells where the violation probability is
+    substantial but below delta: n = 8 and n = 20 inputs, K = 2, p* = (1/2, 1/2), L = L* = 0,
+    1-norm, delta = 0.9 (exact violation probabilities 18/256 = 0.0703 and 0.1153).
 
-    Check: (i) per-input violation frequencies over ``D~``: Clopper-Pearson lower bound <= delta;
-    (ii) exact violation probabilities (Poisson-multinomial law of the other inputs' labels, the
-    closed-form minimiser :func:`lemma_a3_minimizer`) <= delta, and the exact tail of the error at
-    three levels against :func:`eq29_tail_bound` (with ``eps~``); tightness reported. Both parts solve
+    Check: (i) exact violation probabilities (Poisson-multinomial law of the other inputs' labels,
+    the closed-form minimiser :func:`lemma_a3_minimizer`) <= delta (worst ratio 0.128, the n = 20
+    cell), and the exact tail of the error at three levels against :func:`eq29_tail_bound` (with
+    ``eps~``); (ii) per-input violation frequencies over ``D~``: Clopper-Pearson lower bound <= delta;
+    tightness reported. Both parts solve
     problem (19) (radius ``L r``); the class's own radii ``L |x - c| <= L r`` change only the step
     Eq. (28), whose ``xi_K`` form ``sot.eq28`` checks with per-input radii.
 
-    Negative control: Eq. (4) scaled by 0.1: violation frequencies exceed delta, fails.
+    Negative control: Eq. (4) scaled by 0.1 in both parts: the exact violation probabilities exceed
+    delta (0.73 and 0.82 at the two delta = 0.9 cells; worst ratio 78-100 on small-delta cells) and
+    so do the Monte Carlo frequencies: fails, decided by the exact part.
     """
     rng = run.rng
     inst = _instances(rng, run.size(6, 40))
-    mc = _thm36_outcome(run, inst, corrected=True, bound_scale=0.1 if run.control else 1.0)
-    exact = _exact_small_cells(run)
-    return evidence.combine({"monte_carlo": mc, "exact_small_cells": exact}, "monte_carlo")
+    scale = 0.1 if run.control else 1.0
+    mc = _thm36_outcome(run, inst, corrected=True, bound_scale=scale)
+    exact = _exact_small_cells(run, bound_scale=scale)
+    return evidence.combine({"exact_small_cells": exact, "monte_carlo": mc}, "exact_small_cells")
 
 
 # ---------------------------------------------------------------------------------------------
