@@ -125,13 +125,20 @@ def test_combine_prints_the_deciding_part():
     assert out.holds and out.decided_by == "b"
 
 
-def test_statistical_outcomes_fail_only_when_the_data_exclude_the_claim():
+def test_statistical_outcomes():
     rng = np.random.default_rng(0)
     x = rng.normal(1.0, 1.0, 4000)
     assert evidence.mean_bound_outcome(x, 1.0).holds
     assert not evidence.mean_bound_outcome(x, 0.8).holds
-    assert evidence.probability_outcome(5, 1000, 0.01).holds
-    assert not evidence.probability_outcome(50, 1000, 0.01).holds
+    # "with probability >= 1 - delta" holds only when the draws establish it (upper bound <= delta)
+    established = evidence.probability_outcome(0, 1000, 0.01)
+    assert established.holds and established.details["cp_high"] <= 0.01
+    refuted = evidence.probability_outcome(50, 1000, 0.01)
+    assert not refuted.holds and refuted.details["refuted"]
+    open_case = evidence.probability_outcome(2, 100, 0.05)   # frequency 0.02 < delta, too few draws to say
+    assert not open_case.holds and open_case.details["inconclusive"] and not open_case.details["refuted"]
+    n = evidence.probability_outcome(0, 10, 0.05).details["draws_needed_if_no_violation"]
+    assert evidence.probability_outcome(0, n, 0.05).holds and not evidence.probability_outcome(0, n - 1, 0.05).holds
 
 
 def test_certificate_ties_and_infinities():

@@ -37,10 +37,18 @@ def test_claim_ok_in_quick_mode(c, quick_verdicts):
     json.loads(v.to_json())
 
 
+def deciding_details(v) -> dict:
+    """The details of the sub-check that decided a verdict (the verdict's own when none is named)."""
+    part = v.details.get(v.decided_by) if v.decided_by else None
+    return part if isinstance(part, dict) else v.details
+
+
 @pytest.mark.parametrize("c", ALL, ids=IDS)
 def test_negative_control_fails(c):
     v = c.run(mode="quick", seed=0, control=True)
     assert v.observed == "fails", f"{c.id}: the negative control was not detected; details {v.details}"
+    assert not deciding_details(v).get("inconclusive"), (
+        f"{c.id}: the control fails only for want of draws (the data do not refute it): {deciding_details(v)}")
 
 
 @pytest.mark.parametrize("c", ERRATA, ids=lambda c: c.id)
@@ -54,6 +62,8 @@ def test_erratum_positive_control_holds(c):
 def test_erratum_has_certified_counterexample_and_correction(c, quick_verdicts):
     v = verdict(c, quick_verdicts)
     assert "counterexample" in v.details, f"{c.id}: an erratum must report its counterexample"
+    assert not deciding_details(v).get("inconclusive"), (
+        f"{c.id}: the erratum's deciding probability check is inconclusive, not refuted: {deciding_details(v)}")
     cert = v.details.get("certificate")
     assert isinstance(cert, dict), f"{c.id}: the headline counterexample needs details['certificate'] (evidence.certificate)"
     assert cert["holds"] is False, f"{c.id}: the certificate does not exhibit a failure: {cert}"

@@ -37,7 +37,7 @@ from kdtheory.verify._core import Outcome
 __all__ = [
     "EPS", "Z", "DPS", "CERTIFY_BAND", "Tier", "EXACT", "IDENTITY", "QUADRATURE", "TIERS",
     "relative_error", "cancellation", "identity_outcome", "bound_outcome", "certificate", "combine",
-    "mean_ci", "mean_bound_outcome", "clopper_pearson", "probability_outcome", "loglog_slope",
+    "mean_ci", "mean_bound_outcome", "clopper_pearson", "probability_outcome", "draws_needed", "loglog_slope",
     "maximize",
 ]
 
@@ -330,18 +330,38 @@ def probability_outcome(violations: int, draws: int, delta: float, *, confidence
                         details: dict | None = None) -> Outcome:
     """A statement "with probability >= 1 - delta": violation frequency against ``delta``.
 
-    Fails only when the Clopper-Pearson lower bound of the violation probability exceeds
-    ``delta`` (the draws exclude the claim at the given confidence); the measured number is
-    that lower bound over ``delta``; the upper bound is reported too.
+    Holds when the one-sided Clopper-Pearson upper bound of the violation probability (at
+    ``confidence``) is at most ``delta``: the draws establish the statement.  Otherwise it does
+    not hold, and ``details["refuted"]`` says whether the draws exclude it (the lower bound
+    exceeds ``delta``) or ``details["inconclusive"]`` that more draws are needed.  The measured
+    number is the upper bound over ``delta``.
     """
     if not 0 < delta < 1:
         raise ValueError(f"probability_outcome: delta must lie in (0, 1), got {delta}")
-    lo, hi = clopper_pearson(int(violations), int(draws), confidence=confidence)
+    # a two-sided interval at 2 * confidence - 1 has one-sided bounds at ``confidence`` each
+    lo, hi = clopper_pearson(int(violations), int(draws), confidence=2 * confidence - 1)
     d = {"violations": int(violations), "draws": int(draws), "frequency": violations / draws,
-         "cp_low": lo, "cp_high": hi, "confidence": confidence, "delta": delta}
+         "cp_low": lo, "cp_high": hi, "confidence": confidence, "delta": delta,
+         "refuted": bool(lo > delta), "inconclusive": bool(lo <= delta < hi),
+         "draws_needed_if_no_violation": draws_needed(delta, confidence=confidence)}
     d.update(details or {})
-    return Outcome(holds=bool(lo <= delta), measured=lo / delta, reference=1.0, relation="<=", tolerance=0.0,
+    return Outcome(holds=bool(hi <= delta), measured=hi / delta, reference=1.0, relation="<=", tolerance=0.0,
                    details=d)
+
+
+def draws_needed(delta: float, *, violations: int = 0, confidence: float = 0.999) -> int:
+    """The fewest draws with which ``violations`` violations still give a Clopper-Pearson upper bound
+    <= ``delta`` (so :func:`probability_outcome` can establish the statement)."""
+    if not 0 < delta < 1:
+        raise ValueError(f"draws_needed: delta must lie in (0, 1), got {delta}")
+    lo, hi = violations + 1, max(violations + 2, int(np.ceil(20 * (violations + 7) / delta)))
+    while lo < hi:  # the upper bound falls as draws grow with the violations fixed
+        mid = (lo + hi) // 2
+        if clopper_pearson(violations, mid, confidence=2 * confidence - 1)[1] <= delta:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
 
 
 def loglog_slope(x, y, *, sigma=None) -> tuple[float, float]:

@@ -123,7 +123,7 @@ def lemma1(run: Run) -> Outcome:
         k = int(2 * math.ceil(b["width"] / 2))
         thr = math.sqrt(factor * lam)
         viol = 0
-        draws = run.size(30, 200)
+        draws = max(run.size(30, 200), ev.draws_needed(delta, violations=1))  # enough to establish it
         for _ in range(draws):
             W, v = _net(k, d, rng)
             viol += sigma_min_on(_jjt(W, X, v, act), gram=True) < thr
@@ -183,7 +183,7 @@ def _lemma2_probability(run: Run, on_centers: bool, factor: float = 1.0):
         b = ta.lemma2_bounds(GAMMA, n, K, 2, c_low, lam_C, delta)
         k = int(2 * math.ceil(max(b["width"], 8) / 2))
         U = s_plus_basis(a)
-        viol, draws = 0, run.size(30, 150)
+        viol, draws = 0, max(run.size(30, 150), ev.draws_needed(delta, violations=1))
         for _ in range(draws):
             W, v = _net(k, X.shape[1], rng)
             viol += sigma_min_on(_jjt(W, Xc if on_centers else X, v, act), U, gram=True) < factor * b["sigma_min_S"]

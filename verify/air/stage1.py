@@ -332,7 +332,7 @@ def _initial_residuals(run: Run):
         c = clusterable_data(int(K * rng.integers(2, 6)), K, 4, 0.0, rho, seed=seed_of(rng))
         U = s_plus_basis(c.assignment)
         k = 256
-        draws = run.size(60, 300)
+        draws = max(run.size(60, 300), ev.draws_needed(delta / 4, violations=1))  # Lemma 6 uses delta/4
         r0, full = np.empty(draws), np.empty(draws)
         for j in range(draws):
             W0, v = init_network(k, 4, seed=seed_of(rng))

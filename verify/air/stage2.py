@@ -275,7 +275,7 @@ def _jacobian_probability(run: Run, rng, lower_bound, scale: float = 1.0):
         Lam = min(lam_X, lam_C)
         k = int(2 * math.ceil(20 * GAMMA ** 2 * n * math.log(4 * n / delta) / Lam / 2))
         lb = scale * lower_bound(n, K, cons["c_low"], lam_C, lam_X)
-        viol, draws = 0, run.size(15, 100)
+        viol, draws = 0, max(run.size(15, 100), ev.draws_needed(delta / 4, violations=1))
         for _ in range(draws):
             W, v = init_network(k, 4, seed=seed_of(rng))
             viol += sigma_min_on(jacobian_gram(W, c.X, v, "tanh"), gram=True) < lb
@@ -778,8 +778,8 @@ def theorem1(run: Run) -> Outcome:
     if run.control:
         rng = run.rng
         insts = [kernel_theorem_instance(rng, SMOOTH[i % 2], flip_majority=True) for i in range(run.size(8, 40))]
-    else:
-        insts = kernel_theorem_batch(run.seed, run.quick, run.size(8, 40))
+    else:  # enough draws for the Clopper-Pearson upper bound to reach delta with one violation
+        insts = kernel_theorem_batch(run.seed, run.quick, max(run.size(8, 40), ev.draws_needed(delta, violations=1)))
     outs = [theorem_outcome(i) for i in insts]
     viol = sum(not o["converges"] for o in outs)
     hyp = [i["schedule_conditions"]["all"] for i in insts]
