@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from fractions import Fraction
 
 import numpy as np
@@ -14,6 +15,19 @@ from kdtheory.verify.sot._common import exact_equal_outcome
 # ---------------------------------------------------------------------------------------------
 # App. C: Lipschitz regularisation
 # ---------------------------------------------------------------------------------------------
+
+
+def _unit_vector_max(W: np.ndarray) -> float:
+    """``max_j ||W e_j||_1`` by multiplying W with every unit vector (the vertices of the 1-norm ball)."""
+    return max(float(np.abs(W @ e).sum()) for e in np.eye(W.shape[1]))
+
+
+def _sign_vector_max(W: np.ndarray) -> float:
+    """The operator norm ``sup_{||x||_1 <= 1} ||W x||_1`` through its dual form: ``||W x||_1 = max_s s.W x`` over
+    sign vectors s, and ``max_{||x||_1 <= 1} s.W x = ||W^T s||_inf``, so the norm is the largest
+    ``||W^T s||_inf`` over the ``2^out`` sign vectors (enumerated)."""
+    S = np.array(list(itertools.product((-1.0, 1.0), repeat=W.shape[0])))
+    return float(np.max(np.abs(S @ W)))
 
 
 def _mlp(rng, d: int, h: int, K: int):
@@ -43,8 +57,10 @@ def lipschitz_reg(run: Run) -> Outcome:
     random input pairs, plus an optimiser search for the largest ratio on 3 (40) of them (Nelder-Mead
     from the 2 (4) largest random ratios).
 
-    Check: (i) :func:`layer_lipschitz_l1` equals ``max_j ||W e_j||_1`` (EXACT tier) and bounds
-    ``||W x||_1 / ||x||_1`` for random and searched x (worst ratio 1: attained); (ii) the network's
+    Check: (i) :func:`layer_lipschitz_l1` equals ``max_j ||W e_j||_1`` computed by multiplying W with
+    every unit vector (EXACT tier) and the operator norm ``sup_{||x||_1 <= 1} ||W x||_1`` through its
+    dual form ``max_s ||W^T s||_inf`` over all ``2^out`` sign vectors (out <= 10, EXACT tier), and
+    bounds ``||W x||_1 / ||x||_1`` for random and searched x (worst ratio 1: attained); (ii) the network's
     ``||f(x) - f(x')||_1 / ||x - x'||_1`` is at most :func:`network_lipschitz_bound_l1` (product of layer
     constants, times 1/2 with a softmax output: SymPy :func:`derive_softmax_lipschitz_l1`); (iii) that
     product is at most :func:`lipschitz_bound_from_regularizer` of :func:`lipschitz_regularizer`
@@ -58,7 +74,7 @@ def lipschitz_reg(run: Run) -> Outcome:
 
     rng = run.rng
     lip = (lambda W: tsot.layer_lipschitz_l1(W.T)) if run.control else tsot.layer_lipschitz_l1
-    exact_l, exact_r, lay_v, lay_b, lay_inst = [], [], [], [], []
+    exact_l, exact_r, dual_l, dual_r, lay_v, lay_b, lay_inst = [], [], [], [], [], [], []
     for _ in range(run.size(200, 2000)):
         out, inp = int(rng.integers(1, 13)), int(rng.integers(1, 13))
         W = rng.standard_normal((out, inp))
@@ -68,7 +84,10 @@ def lipschitz_reg(run: Run) -> Outcome:
             W[:, rng.integers(inp)] *= 10.0
         L = lip(W)
         exact_l.append(tsot.layer_lipschitz_l1(W))
-        exact_r.append(float(np.max(np.abs(W).sum(axis=0))))
+        exact_r.append(_unit_vector_max(W))
+        if out <= 10:   # the operator-norm definition through the dual: max over sign vectors s of ||W^T s||_inf
+            dual_l.append(tsot.layer_lipschitz_l1(W))
+            dual_r.append(_sign_vector_max(W))
         X = rng.standard_normal((20, inp)) * (rng.random((20, inp)) < rng.uniform(0.2, 1.0))
         X = X[np.abs(X).sum(axis=1) > 0]
         lay_v.extend((np.abs(X @ W.T).sum(axis=1) / np.abs(X).sum(axis=1)).tolist())
@@ -86,6 +105,7 @@ def lipschitz_reg(run: Run) -> Outcome:
         return ratio, bound
 
     exact = evidence.identity_outcome(exact_l, exact_r, tier=evidence.EXACT)
+    dual = evidence.identity_outcome(dual_l, dual_r, tier=evidence.EXACT)
     layer = evidence.bound_outcome(lay_v, lay_b, certify=certify)
     net_v, net_b, amgm_v, amgm_b, net_inst = [], [], [], [], []
     for t in range(run.size(40, 400)):
@@ -151,13 +171,22 @@ def lipschitz_reg(run: Run) -> Outcome:
     sym_ok = str(sym["max_of_2x(1-x)"]) == "1/2"
     symbolic = Outcome(holds=sym_ok, measured=0.0 if sym_ok else 1.0, reference=0.0, relation="==",
                        details={"column_sums": [str(c) for c in sym["column_sums"]]})
-    return evidence.combine({"layer_bound": layer, "network_bound": network, "column_sum_exact": exact,
-                             "am_gm": amgm, "softmax_sympy": symbolic}, "network_bound")
+    return evidence.combine({"layer_bound": layer, "network_bound": network, "unit_vector_max": exact,
+                             "operator_norm_dual": dual, "am_gm": amgm, "softmax_sympy": symbolic}, "network_bound")
 
 
 # ---------------------------------------------------------------------------------------------
 # App. C: consistency regularisation
 # ---------------------------------------------------------------------------------------------
+
+
+def _consistency_loss_loop(P: np.ndarray, T: np.ndarray) -> float:
+    """``(1/N) sum_i sum_k (P_ik - T_ik)^2`` by an explicit loop over inputs and classes."""
+    total = 0.0
+    for i in range(P.shape[0]):
+        for k in range(P.shape[1]):
+            total += (P[i, k] - T[i, k]) ** 2
+    return total / P.shape[0]
 
 
 @claim("sot.consistency_reg", ref="App. C (consistency regularisation)", kind="identity",
@@ -173,7 +202,8 @@ def consistency_reg(run: Run) -> Outcome:
     Check: (i) the online recursion :func:`running_average_update` (weight ``1/(t+1)``, the official
     code's ``tau = 1/(1 + epoch)``) against :func:`running_average` (IDENTITY tier, cond T) and, on
     rationals, exactly; (ii) the targets are distributions (entries in [0, 1], rows sum to 1 within
-    the tier); (iii) :func:`consistency_loss` equals the mean of squared distances (EXACT tier);
+    the tier); (iii) :func:`consistency_loss` equals the mean of squared distances summed by an
+    explicit loop over inputs and classes (EXACT tier);
     (iv) SymPy :func:`derive_running_average` residual 0.
 
     Negative control: the online weight ``1/t`` (off by one: update called with ``t - 1``): fails.
@@ -194,7 +224,7 @@ def consistency_reg(run: Run) -> Outcome:
         simplex_v.append(float(np.max(np.abs(batch.sum(axis=-1) - 1.0))))
         P = rng.dirichlet(np.ones(K), N)
         loss_l.append(tsot.consistency_loss(P, batch[-1]))
-        loss_r.append(float(np.mean(np.sum((P - batch[-1]) ** 2, axis=1))))
+        loss_r.append(_consistency_loss_loop(P, batch[-1]))
     online = evidence.identity_outcome(np.concatenate(on_l), np.concatenate(on_r), tier=evidence.IDENTITY,
                                        cond=np.array(cond))
     simplex = evidence.bound_outcome(simplex_v, [evidence.IDENTITY.rtol(60)] * len(simplex_v)) \
