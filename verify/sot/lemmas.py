@@ -225,6 +225,13 @@ def _interior(ybar: np.ndarray, a: float, p: float) -> bool:
     return bool(np.all(c >= low) and np.all(c + a < 1.0))
 
 
+def _shifted_centre_cond(c: np.ndarray, a: float) -> np.ndarray:
+    """Condition number of ``c + 1`` computed as ``(c + a) - a + 1`` (the water-filling form ``ybar mu - a``
+    shifted by 1): the cancellation of the three terms, per entry."""
+    c = np.asarray(c, dtype=float)
+    return evidence.cancellation(np.stack([c + a, np.full_like(c, -a), np.ones_like(c)], axis=-1))
+
+
 def _reference_centre(y, K, eps, p) -> np.ndarray:
     """The exact minimiser's centre: the engine (bisection) for p in {1, inf}; for p = 2 the corrected closed
     form inside its region (proved optimal in sot.lemma_a3_corrected), else SciPy."""
@@ -294,7 +301,8 @@ def lemma_a3(run: Run) -> Outcome:
 
     Check: the printed centre (:func:`lemma_a3_minimizer_printed`) against the exact minimiser's
     centre (the engine's bisection for p in {1, inf}; the corrected closed form, or SciPy outside
-    its region, for p = 2), QUADRATURE tier (cond K). Erratum, three independent ways: (a) an absent
+    its region, for p = 2), QUADRATURE tier on ``centre + 1`` (cond: the cancellation of
+    ``(c + a) - a + 1`` per entry). Erratum, three independent ways: (a) an absent
     or rare class (``ybar_k < eps / (1 + K eps)``) makes the printed entry negative, not a
     distribution (the proof drops ``p^k >= 0``); (b) for p != inf the largest gain of the label
     coordinate is ``gain_radius < eps`` (``eps/2`` for p = 1, ``eps sqrt((K-1)/K)`` for p = 2), so
@@ -312,7 +320,7 @@ def lemma_a3(run: Run) -> Outcome:
     if run.positive:
         inst = [t for t in inst if _interior(_ybar(t[0], t[1]), t[2], math.inf)]
     mult = 2.0 if run.control else 1.0
-    lhs, rhs, kinds = [], [], {"absent_or_rare": 0, "norm_not_inf": 0, "clipped": 0}
+    lhs, rhs, conds, kinds = [], [], [], {"absent_or_rare": 0, "norm_not_inf": 0, "clipped": 0}
     for y, K, eps, p in inst:
         yb = _ybar(y, K)
         printed = tsot.lemma_a3_minimizer_printed(yb, mult * eps)
@@ -323,6 +331,8 @@ def lemma_a3(run: Run) -> Outcome:
         ref = _reference_centre(y, K, eps, p)
         lhs.append(printed + 1.0)          # compare shifted vectors: entries near 0 stay well conditioned
         rhs.append(ref + 1.0)
+        conds.append(np.maximum(_shifted_centre_cond(printed, mult * eps),
+                                _shifted_centre_cond(ref, tsot.gain_radius(eps, K, p))))
         if np.any(printed < 0):
             kinds["absent_or_rare"] += 1
         elif p != math.inf:
@@ -330,7 +340,8 @@ def lemma_a3(run: Run) -> Outcome:
         elif not _interior(yb, eps, p):
             kinds["clipped"] += 1
     out = evidence.identity_outcome(np.concatenate(lhs), np.concatenate(rhs), tier=evidence.QUADRATURE,
-                                    cond=5.0, details={"instances_by_failure_mode_of_printed_form": kinds})
+                                    cond=np.concatenate(conds),
+                                    details={"instances_by_failure_mode_of_printed_form": kinds})
     if out.holds or run.control or run.positive:
         return out
     cert, cex = _a3_certificate_absent_class()
@@ -363,7 +374,8 @@ def lemma_a3_corrected(run: Run) -> Outcome:
     instances outside the closed form's region are skipped (counted).
 
     Check: (i) p in {1, inf}: :func:`lemma_a3_minimizer` against the engine's independent
-    bisection on the multiplier (:func:`cell_minimizer`), QUADRATURE tier on ``centre + 1``;
+    bisection on the multiplier (:func:`cell_minimizer`), QUADRATURE tier on ``centre + 1`` with cond the
+    cancellation of ``(c + a) - a + 1`` per entry;
     (ii) KKT of the concave centre problem: the multiplier ``ybar_k / (c_k + a)`` is the same for every
     class with ``0 < c_k < 1 - a`` (IDENTITY tier, cond = cancellation of ``c_k``), and
     ``ybar_k / a <= lambda`` for clipped-at-0 classes, ``lambda <= ybar_k`` for saturated ones (bounds);
@@ -378,7 +390,7 @@ def lemma_a3_corrected(run: Run) -> Outcome:
 
     rng = run.rng
     inst = _a3_instances(rng, run.size(60, 600))
-    eng_l, eng_r, kkt_l, kkt_r, kkt_c, ineq_v, ineq_b, feas_l, feas_r = [], [], [], [], [], [], [], [], []
+    eng_l, eng_r, eng_c, kkt_l, kkt_r, kkt_c, ineq_v, ineq_b, feas_l, feas_r = [], [], [], [], [], [], [], [], [], []
     skipped = 0
     for y, K, eps, p in inst:
         yb = _ybar(y, K)
@@ -393,6 +405,7 @@ def lemma_a3_corrected(run: Run) -> Outcome:
             eng = cell_minimizer(y, K, eps, p)["centre"]
             eng_l.append(c + 1.0)
             eng_r.append(eng + 1.0)
+            eng_c.append(np.maximum(_shifted_centre_cond(c, a), _shifted_centre_cond(eng, a)))
         else:
             d = np.full(K, -a / (K - 1))
             d[0] = a
@@ -415,7 +428,7 @@ def lemma_a3_corrected(run: Run) -> Outcome:
                 ineq_b.append(yb[k])
     parts = {}
     parts["engine"] = evidence.identity_outcome(np.concatenate(eng_l), np.concatenate(eng_r), tier=evidence.QUADRATURE,
-                                                cond=5.0, details={"skipped_outside_closed_form": skipped})
+                                                cond=np.concatenate(eng_c), details={"skipped_outside_closed_form": skipped})
     parts["kkt_equal_multipliers"] = evidence.identity_outcome(kkt_l, kkt_r, tier=evidence.IDENTITY,
                                                                cond=np.array(kkt_c))
     parts["kkt_inequalities"] = evidence.bound_outcome(ineq_v, ineq_b) if ineq_v else trivial_outcome()

@@ -195,7 +195,12 @@ def proper(run: Run) -> Outcome:
     6000 in full; the minimiser over the simplex by SciPy on 6 of them (200).
 
     Check: (i) ``NLL(p, q) - NLL(q, q) = KL(q || p)`` and ``Brier(p, q) - Brier(q, q) = ||p - q||^2``
-    (IDENTITY tier, condition = cancellation of the differences); (ii) strictness: Pinsker
+    at 50 digits on the same float inputs (the subtraction cancels catastrophically near ``p = q``:
+    in floats a gap of 1e-16 between losses of size 1 has condition number 1e16, which let the old
+    float check allow relative errors up to 2.8e-4; at 50 digits both sides are rounded once, EXACT
+    tier), and :func:`scoring_loss` itself against its 50-digit value for each loss separately (EXACT
+    tier, cond K for the NLL's K non-negative terms, K times the cancellation of
+    ``||p||^2 - 2 p.q + 1`` for Brier); (ii) strictness: Pinsker
     ``||p - q||_1^2 / 2 <= KL(q || p)`` (bound, tightness reported) -- so the gap vanishes only at
     ``p = q``; (iii) SymPy :func:`derive_proper_scores` residuals are 0; (iv) the SciPy minimiser of
     ``l(., q)`` over the simplex has loss no smaller than at ``q`` (bound, ratio <= 1).
@@ -206,34 +211,38 @@ def proper(run: Run) -> Outcome:
 
     rng = run.rng
     pairs = _pairs(rng, run.size(600, 6000))
-    lhs_kl, rhs_kl, cond_kl, lhs_b, rhs_b, cond_b, pins_v, pins_b = [], [], [], [], [], [], [], []
+    import mpmath as mp
+
+    calc_l, calc_r, calc_c, gap_l, gap_r, pins_v, pins_b = [], [], [], [], [], [], []
     for p, q in pairs:
-        ln, lq = float(tsot.scoring_loss(p, q, "nll")), float(tsot.scoring_loss(q, q, "nll"))
         m = q > 0
-        terms = q[m] * np.log(q[m] / p[m])
-        kl = float(np.sum(terms))
-        lhs_kl.append(ln - lq)
-        rhs_kl.append(kl)
-        # both sides cancel: l(p,q) - l(q,q) by |l| / |gap|, the KL sum by sum|terms| / |KL|; and log x
-        # near x = 1 has condition 1 / |log x| (p_k or q_k / p_k within rounding of 1)
-        with np.errstate(divide="ignore"):
-            log_cond = float(np.max(1.0 / np.abs(np.log(np.concatenate([p[m], q[m] / p[m]])))))
-        cond_kl.append(max(float((abs(ln) + abs(lq)) / max(abs(ln - lq), 1e-300)),
-                           float(evidence.cancellation(terms)), min(log_cond, 1e300), float(q.size)))
-        bn, bq = float(tsot.scoring_loss(p, q, "brier")), float(tsot.scoring_loss(q, q, "brier"))
-        lhs_b.append(bn - bq)
-        rhs_b.append(float(np.sum((p - q) ** 2)))
-        # Brier = ||p||^2 - 2 p.q + 1 cancels inside each side, then the two sides cancel
-        inner = max(float(evidence.cancellation([p @ p, -2 * p @ q, 1.0])), float(evidence.cancellation([q @ q, -2 * q @ q, 1.0])))
-        outer = float((abs(bn) + abs(bq)) / max(abs(bn - bq), 1e-300))
-        both = inner * outer if outer > 0 else inner      # both sides 0: the inner cancellation alone
-        cond_b.append(max(min(both, 1e300), float(q.size)))
+        kl = float(np.sum(q[m] * np.log(q[m] / p[m])))
+        with mp.workdps(evidence.DPS):
+            P = [mp.mpf(float(v)) for v in p]
+            Q = [mp.mpf(float(v)) for v in q]
+            kl_mp = sum(Q[k] * mp.log(Q[k] / P[k]) for k in range(q.size) if Q[k] > 0)
+            sq_mp = sum((P[k] - Q[k]) ** 2 for k in range(q.size))
+            for kind, gap_true in (("nll", kl_mp), ("brier", sq_mp)):
+                # (a) the public calculator against its 50-digit value, each loss on its own (no subtraction)
+                for a_, b_ in ((p, q), (q, q)):
+                    calc_l.append(float(tsot.scoring_loss(a_, b_, kind)))
+                    calc_r.append(float(mp_score(a_, b_, kind, normalise=False)))
+                    # NLL: K non-negative terms, each log correct to an ulp (cond K); Brier = ||a||^2 - 2 a.b + 1
+                    # cancels by the terms' abs-sum over the result
+                    calc_c.append(float(q.size) if kind == "nll" else
+                                  q.size * float(evidence.cancellation([a_ @ a_, -2 * a_ @ b_, 1.0])))
+                # (b) the identity loss(p, q) - loss(q, q) = KL(q || p) resp. ||p - q||^2 at 50 digits on the same
+                # float inputs: the subtraction is done there, so the cancellation near p = q costs nothing
+                gap = mp_score(p, q, kind, normalise=False) - mp_score(q, q, kind, normalise=False)
+                gap_l.append(float(gap))
+                gap_r.append(float(gap_true))
         if float(np.sum(np.abs(p - q))) >= 1e-4:     # KL ~ ||p - q||^2 computed to relative 1e-8 or better
             pins_v.append(0.5 * float(np.sum(np.abs(p - q))) ** 2)
             pins_b.append(kl)
-    # the identities: the subtraction l(p,q) - l(q,q) cancels by the condition number recorded
-    id_kl = evidence.identity_outcome(lhs_kl, rhs_kl, tier=evidence.IDENTITY, cond=np.array(cond_kl) * 8)
-    id_b = evidence.identity_outcome(lhs_b, rhs_b, tier=evidence.IDENTITY, cond=np.array(cond_b) * 8)
+    # both sides of (b) are 50-digit numbers rounded once to float: EXACT tier, cond 1
+    id_gap = evidence.identity_outcome(gap_l, gap_r, tier=evidence.EXACT,
+                                       details={"precision": f"{evidence.DPS} digits, rounded once"})
+    id_calc = evidence.identity_outcome(calc_l, calc_r, tier=evidence.EXACT, cond=np.array(calc_c))
     pinsker = evidence.bound_outcome(pins_v, pins_b)
     sym = tsot.derive_proper_scores()
     sym_ok = all(v == 0 for v in sym.values())
@@ -260,8 +269,9 @@ def proper(run: Run) -> Outcome:
 
     minimiser = evidence.bound_outcome(mins_v, mins_b, certify=certify_min,
                                        details={"what": "loss at q over the best competitor's loss"})
-    return evidence.combine({"minimiser": minimiser, "nll_gap_is_kl": id_kl, "brier_gap_is_squared_distance": id_b,
-                             "strict_pinsker": pinsker, "sympy": symbolic}, "nll_gap_is_kl")
+    return evidence.combine({"minimiser": minimiser, "gap_is_kl_and_squared_distance": id_gap,
+                             "calculator_at_50_digits": id_calc, "strict_pinsker": pinsker, "sympy": symbolic},
+                            "gap_is_kl_and_squared_distance")
 
 
 # ---------------------------------------------------------------------------------------------
