@@ -345,6 +345,16 @@ def test_counterexample_theorem3_6_and_3_8():
     assert ts.theorem3_8_bound_corrected(72000, 2, 6000, 0.0, 1.0, 0.0, 0.5, 1.0, 0.0, 0.0, kappa=2.0) > 1.0
 
 
+def test_regrouping_gap_sign():
+    import sympy as sp
+
+    g = ts.derive_regrouping()["printed_minus_risk"]
+    n1, n2, R1, R2 = sp.symbols("n1 n2 R1 R2", positive=True)
+    assert sp.simplify(g - (R2 - R1) * (n1 - n2) / (2 * (n1 + n2))) == 0
+    assert g.subs({n1: 1, n2: 3, R1: 0, R2: 1}) == sp.Rational(-1, 4)
+    assert ts.regrouped_risk_printed([0, 1], [1, 3]) - ts.regrouped_risk([0, 1], [1, 3]) == -0.25
+
+
 def test_theorem3_8_corrected_instances_are_not_vacuous():
     from kdtheory.verify.sot.theorems import CORRECTED_IDENTITY
 

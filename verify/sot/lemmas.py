@@ -652,8 +652,9 @@ def eq18(run: Run) -> Outcome:
 
     Check: :func:`regrouped_risk_printed` against the direct mean over all inputs, IDENTITY tier
     (cond N). Erratum: the plain mean of cell means weighs a small cell like a large one; the
-    identity holds only for equal cell sizes (``derive_regrouping``: the gap is
-    ``(R1 - R2)(n1 - n2) / (2 N)`` for two cells). The decoupling argument survives (the per-cell
+    identity holds only for equal cell sizes (``derive_regrouping``: for two cells the printed
+    minus the true risk is ``(R2 - R1)(n1 - n2) / (2 N)``; sizes (1, 3) and risks (0, 1) give
+    ``1/2 - 3/4 = -1/4``). The decoupling argument survives (the per-cell
     minimisers do not depend on positive weights), see ``sot.eq18_corrected``.
 
     Negative control: every cell risk doubled before averaging: fails.
