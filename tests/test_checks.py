@@ -92,6 +92,20 @@ def test_bound_certified_at_the_boundary():
     assert not evidence.bound_outcome([1.1], [1.0], certify=exact_equal).holds  # far outside: never certified away
 
 
+def test_bound_rounding_band_only_widens_what_is_recomputed():
+    """An ill-conditioned instance (ratio of two logs near 1e-13, known to ~1e-3) is re-decided in extended
+    precision when its rounding model says so; the extended-precision answer decides either way."""
+    from fractions import Fraction
+
+    value, bound = 1.2257e-13, 1.2248e-13                 # float ratio 1.0007
+    equal = lambda i: (Fraction(1), Fraction(1))
+    above = lambda i: (Fraction(10007, 10000), Fraction(1))
+    assert not evidence.bound_outcome([value], [bound], certify=equal).holds             # outside the 1e-6 band
+    assert evidence.bound_outcome([value], [bound], certify=equal, rounding=[1e-2]).holds
+    assert not evidence.bound_outcome([value], [bound], certify=above, rounding=[1e-2]).holds
+    assert not evidence.bound_outcome([value], [bound], certify=equal, rounding=[1e-4]).holds  # band too narrow
+
+
 def test_identity_certified_just_outside_its_tier():
     import mpmath
 

@@ -228,19 +228,26 @@ def identity_outcome(lhs, rhs, *, tier: Tier = IDENTITY, cond: Any = 1.0,
 
 
 def bound_outcome(values, bounds, *, certify: Callable[[int], tuple[Any, Any]] | None = None,
-                  details: dict | None = None) -> Outcome:
+                  rounding=None, details: dict | None = None) -> Outcome:
     """A deterministic inequality ``value <= bound`` on every instance: worst ratio value/bound <= 1.
 
     Bounds must be positive; a value below an infinite bound has ratio 0. The worst ratio is
-    the bound's tightness (``details["tightness"]``). When every ratio above 1 lies in ``(1, 1 + CERTIFY_BAND]``,
-    each such instance is decided by ``certify(i)``, which returns ``(value, bound)`` of instance ``i`` in extended
-    precision (numbers or no-argument callables evaluated at :data:`DPS` digits); without it,
-    such a ratio counts as a violation and the details say it was not certified.
+    the bound's tightness (``details["tightness"]``). When every ratio above 1 lies in its band
+    ``(1, 1 + max(CERTIFY_BAND, rounding_i)]``, each such instance is decided by ``certify(i)``, which returns
+    ``(value, bound)`` of instance ``i`` in extended precision (numbers or no-argument callables evaluated at
+    :data:`DPS` digits); without it, such a ratio counts as a violation and the details say it was not
+    certified.  ``rounding`` (optional, per instance) is the relative error the float ratio can carry by the
+    claim's rounding model, for instances whose float evaluation is ill-conditioned (e.g. logs of numbers
+    within 1e-13 of 1); it only widens which instances are re-decided in extended precision.
     """
     v = np.asarray(values, dtype=float).ravel()
     b = np.asarray(bounds, dtype=float).ravel()
     if v.shape != b.shape or v.size == 0:
         raise ValueError(f"bound_outcome: values and bounds must have one equal non-zero length, got {v.shape} and {b.shape}")
+    band = np.full(v.shape, CERTIFY_BAND) if rounding is None else np.maximum(
+        CERTIFY_BAND, np.broadcast_to(np.asarray(rounding, dtype=float), v.shape))
+    if np.any(np.isnan(band)):
+        raise ValueError("bound_outcome: rounding must not be NaN")
     if np.any(np.isnan(v)) or np.any(np.isnan(b)) or np.any(b <= 0):
         raise ValueError("bound_outcome: values must be non-NaN and bounds > 0")
     with np.errstate(invalid="ignore", over="ignore"):
@@ -251,11 +258,11 @@ def bound_outcome(values, bounds, *, certify: Callable[[int], tuple[Any, Any]] |
          "worst_bound": float(b[worst]), "worst_index": worst}
     above = np.flatnonzero(ratios > 1.0)
     holds = above.size == 0
-    if not holds and r <= 1.0 + CERTIFY_BAND:
+    if not holds and bool(np.all(ratios[above] <= 1.0 + band[above])):
         # Every instance above 1 lies in the band: each is decided in extended precision (a real
         # violation must not hide behind a worse instance that is only rounding).
         if certify is None:
-            d["near_boundary"] = f"ratio in (1, 1 + {CERTIFY_BAND:g}] and no extended-precision evaluator: counted"
+            d["near_boundary"] = "ratio within its rounding band above 1 and no extended-precision evaluator: counted"
         else:
             certs = [_certified(int(i), certify, "bound") for i in above[np.argsort(-ratios[above])]]
             real = [c for c in certs if not c["holds"]]
