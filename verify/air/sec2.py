@@ -171,7 +171,7 @@ def _width_sweep(run: Run, widths, reps: int, limit_scale: float):
         Hstar = ta.ntk_gram(X, act, nodes=NODES) * limit_scale
         nrm = np.linalg.norm(Hstar, 2)
         eta = 1.0 / (2 * n)
-        hat, lim = [], []
+        hat, lim, lim_se = [], [], []
         for k in widths:
             a, b = [], []
             for _ in range(reps):
@@ -181,7 +181,8 @@ def _width_sweep(run: Run, widths, reps: int, limit_scale: float):
                 b.append(max(np.linalg.norm(H - Hstar, 2) for H in res["H"]) / nrm)
             hat.append(np.mean(a))
             lim.append(np.mean(b))
-        out[act] = (np.array(hat), np.array(lim))
+            lim_se.append(np.std(b, ddof=1) / math.sqrt(reps))
+        out[act] = (np.array(hat), np.array(lim), np.array(lim_se))
     return out
 
 
@@ -195,23 +196,46 @@ def static_ntk(run: Run) -> Outcome:
     / 32..8192 (full), 3 (8) initialisations per width, 20 GD steps at ``eta = 1/(2n)``; the largest operator-norm
     deviation over the recorded steps, relative to ``||H*||``, averaged over initialisations.
 
-    Check: least-squares slopes of log deviation against log width with standard errors; each must satisfy
-    ``slope + 4 se < 0`` (decays); the fitted slopes are reported (both ~ -1/2, the NTK fluctuation rate).
+    Check: (i) least-squares slopes of log deviation against log width with standard errors; each must satisfy
+    ``slope + 4 se < 0`` (decays; both ~ -1/2, the NTK fluctuation rate); (ii) the limit is zero: the least-squares
+    fit ``deviation = b + c k^(-1/2)`` has ``b - 4 se_b <= 0`` (``se_b`` the larger of the fit-residual and the
+    propagated per-width standard errors; seeds 0..40: largest ``b / se_b`` 2.8).  A plateau plus a decaying
+    fluctuation passes (i) -- the norm of ``c H* + E_k`` decreases with the width by convexity -- but not (ii).
 
-    Negative control: ``H_t`` compared with ``1.05 H*`` (a wrong limit): that deviation plateaus, its slope is not
-    negative, the check fails.
+    Negative control: ``H_t`` compared with ``1.5 H*`` (a wrong limit): the deviation plateaus at ``1/3`` of
+    ``||1.5 H*||``; (ii) fails on every seed 0..40 (``b / se_b >= 21``), (i) too on most.  (With ``1.05 H*`` the
+    finite-width fluctuation, 0.04..0.15 of ``||H*||`` at widths 32..1024, hid the offset on 8 of 26 seeds.)
     """
     widths = np.array(run.size([32, 64, 128, 256, 512, 1024], [32, 64, 128, 256, 512, 1024, 2048, 4096, 8192]))
-    sweep = _width_sweep(run, widths, run.size(3, 8), 1.05 if run.control else 1.0)
+    sweep = _width_sweep(run, widths, run.size(3, 8), 1.5 if run.control else 1.0)
     parts = {}
-    for act, (hat, lim) in sweep.items():
+    for act, (hat, lim, _) in sweep.items():
         for name, vals in (("to_limit", lim), ("hat_minus_inst", hat)):
             s, se = ev.loglog_slope(widths, vals)
             key = f"{act}_{name}"
             parts[key] = Outcome(holds=bool(s + 4 * se < 0), measured=s + 4 * se, reference=0.0, relation="<",
                                  details={"slope": s, "se": se, "values": vals, "widths": widths})
-    out = ev.combine(parts, "tanh_to_limit")
-    return out
+    for act, (hat, lim, lim_se) in sweep.items():
+        b, se_b = _limit_offset(widths, lim, lim_se)
+        parts[f"{act}_limit_is_zero"] = Outcome(holds=bool(b - ev.Z * se_b <= 0), measured=b - ev.Z * se_b,
+                                                reference=0.0, relation="<=", details={
+                                                    "offset": b, "se": se_b,
+                                                    "model": "deviation = offset + c k^(-1/2), least squares"})
+    return ev.combine(parts, "tanh_to_limit")
+
+
+def _limit_offset(widths, vals, val_se) -> tuple[float, float]:
+    """Least-squares fit ``vals = b + c k^(-1/2)`` (the NTK fluctuation rate): the offset ``b`` and its standard error,
+    the larger of the one from the fit residuals and the one propagated from the per-width standard errors of the
+    means over initialisations (``val_se``; the residual estimate alone has 4 degrees of freedom in quick mode)."""
+    A = np.column_stack([np.ones(len(widths)), np.asarray(widths, float) ** -0.5])
+    y = np.asarray(vals, float)
+    P = np.linalg.pinv(A)                          # coef = P y
+    coef = P @ y
+    res = y - A @ coef
+    se_fit = math.sqrt(float(res @ res) / (len(y) - 2) * float(np.linalg.inv(A.T @ A)[0, 0]))
+    se_rep = math.sqrt(float(np.sum((P[0] * np.asarray(val_se, float)) ** 2)))
+    return float(coef[0]), max(se_fit, se_rep)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -515,12 +539,13 @@ def def2(run: Run) -> Outcome:
     mean of ``u^T J J^T u`` lies within 4 standard errors of ``u^T Sigma u``; (iv) ``lambda(D) >= -`` the rounding
     of the eigenproblem.
 
-    Negative control: the Monte Carlo compared with ``1.05 Sigma``: must fail.
+    Negative control: the Monte Carlo compared with ``1.2 Sigma``: must fail (smallest |z| over seeds 0..40:
+    16.7; with ``1.05 Sigma`` it was 4.7 over seeds 0..25 and the control held at seeds 66, 67).
     """
     from kdtheory.numerics.air import init_network, jacobian
 
     rng = run.rng
-    scale = 1.05 if run.control else 1.0
+    scale = 1.2 if run.control else 1.0
     lhs, rhs, errs, lam_ratio, z_scores = [], [], [], [], []
     for i in range(run.size(6, 20)):
         n, d = int(rng.integers(3, 9)), int(rng.integers(2, 7))
