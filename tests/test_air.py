@@ -241,14 +241,19 @@ def test_lemma8_counterexamples():
     assert g["p_T2_at_eps_max"] > g["p_needed"]
 
 
-def test_theorem1_proof_jacobian_bound_fails_for_small_eps():
-    c = na.clusterable_data(6, 2, 3, 0.01, 0.0, seed=3)
-    W, v = na.init_network(64, 3, seed=4)
-    J = na.jacobian(W, c.X, v, "tanh")
-    i, j = np.flatnonzero(c.assignment == 0)[:2]
+def test_theorem1_proof_jacobian_bound_exceeds_sigma_min_at_the_stated_width():
+    # Lemma 8's alpha (Lambda = min(lambda(C), lambda(X))): (2 alpha)^2 = (n_min/2) Lambda, while sigma_min(J)^2
+    # concentrates at lambda(X) = Lambda: one cluster of 3 points misses by sqrt(3/2).
+    c = na.clusterable_data(3, 1, 4, 0.65, 0.0, seed=10)
+    Lam = min(ta.ntk_lambda(c.X, "tanh"), ta.ntk_lambda(c.centers, "tanh"))
+    k = int(2 * math.ceil(20 * 3 * math.log(4 * 3 / 0.2) / Lam / 2))
+    W, v = na.init_network(k, 4, seed=1000)
+    sigma_min = math.sqrt(np.linalg.eigvalsh(na.jacobian_gram(W, c.X, v, "tanh"))[0])
     cons = ta.data_model_constants(c.X, c.centers, c.assignment, c.y_noisy, c.y_clean)
-    two_alpha = ta.jacobian_lower_bound(c.n, c.K, cons["c_low"], ta.ntk_lambda(c.centers, "tanh"))
-    assert np.linalg.norm(J[i] - J[j]) / math.sqrt(2) < 0.1 * two_alpha
+    two_alpha = ta.jacobian_lower_bound(c.n, c.K, cons["c_low"], Lam)
+    assert two_alpha == pytest.approx(math.sqrt(1.5 * Lam))
+    assert 1.15 * sigma_min < two_alpha
+    assert ta.jacobian_lower_bound(c.n, c.K, cons["c_low"], Lam, Lam) == pytest.approx(math.sqrt(Lam / 2))
 
 
 def test_width_lemma8_slip_outside_and_coverage_inside_the_hypotheses():

@@ -943,16 +943,19 @@ def schedule_conditions(a_t, *, n: int, K: int, c_low: float, lam_C: float, Lam:
     return out
 
 
-def jacobian_lower_bound(n: int, K: int, c_low: float, lam_C: float, lam_X: float | None = None) -> float:
+def jacobian_lower_bound(n: int, K: int, c_low: float, Lam: float, lam_X: float | None = None) -> float:
     r"""The lower bound the final proof puts on ``sigma_min(J(W_0, X))`` [air, Thm. 1 proof].
 
-    As printed (``lam_X=None``): ``2 alpha = sqrt(c_low n lambda(C) / (2K))``, the cluster-level
-    bound of Lemma 2 (which holds on ``S+`` for the centers ``X~``).  Corrected (``lam_X``
-    given): ``sqrt(lambda(X)/2)``, what Lemma 1 gives for the data ``X`` themselves; for
-    clusterable data ``lambda(X) -> 0`` as ``eps -> 0`` while ``2 alpha`` stays fixed.
+    As printed (``lam_X=None``): ``2 alpha = sqrt(c_low n Lambda / (2K))`` with Lemma 8's
+    ``alpha = sqrt(c_low n Lambda/(8K))``, ``Lambda = min(lambda(C), lambda(X))`` (the proof replaces
+    Lemma 7's ``alpha`` from ``lambda(C)`` by this smaller one and derives ``k >= 8 K Gamma^2 R^2/(c_low
+    Lambda)`` from ``R L <= alpha``).  Corrected (``lam_X`` given): ``sqrt(lambda(X)/2)``, what Lemma 1
+    gives for the data ``X`` themselves; the printed value is ``sqrt(n_min/2)`` times larger when
+    ``Lambda = lambda(X)`` (``n_min = c_low n / K``, the smallest cluster).
     """
     func = "jacobian_lower_bound"
-    _, K, c, lm, n = _cluster_args(1.0, K, c_low, lam_C, n, func)
+    Lam = require_positive(Lam, "Lam", func=func)
+    _, K, c, lm, n = _cluster_args(1.0, K, c_low, Lam, n, func)
     if lam_X is None:
         return math.sqrt(c * n * lm / (2 * K))
     lx = require_positive(lam_X, "lam_X", strict=False, func=func)
