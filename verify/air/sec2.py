@@ -410,7 +410,9 @@ def _noise_instances(run: Run):
             "exact": ta.noise_top_fraction(data.assignment, data.y_noisy, data.y_clean),
             "bound": ta.noise_top_fraction_bound(ta.noise_top_fraction(data.assignment, data.y_noisy, data.y_clean),
                                                  E, float(lamt[-K])),
-            "isotropic": K / n, "act": act})
+            "isotropic": K / n, "act": act,
+            # eigenvector condition of the top-K eigenspace of Sigma(X~): n ||Sigma|| / (its gap to the rest)
+            "eig_cond": float(n * lamt[-1] / max(lamt[-K] - (lamt[-K - 1] if n > K else 0.0), 1e-300))})
     return rows
 
 
@@ -426,6 +428,16 @@ def _noise_headline():
     return a, y, yc
 
 
+def _exact_share_and_rho(data, scale) -> tuple[Fraction, Fraction]:
+    """The share ``sum n_l rho_l^2 / sum n_l rho_l`` and ``scale * max rho_l`` from the label counts, exactly."""
+    wrong = data.y_noisy != data.y_clean
+    sizes = np.bincount(data.assignment)
+    fl = [Fraction(int(wrong[data.assignment == l].sum()), int(sizes[l])) for l in range(sizes.size)]
+    share = sum(int(sizes[l]) * fl[l] ** 2 for l in range(sizes.size)) / sum(int(sizes[l]) * fl[l]
+                                                                          for l in range(sizes.size))
+    return share, Fraction(scale) * max(fl)
+
+
 @claim("air.noise_small_eig", ref="Sec. 3.2", kind="inequality", expected="erratum",
        statement="Label noise lies in the eigenspaces of the small NTK eigenvalues",
        recheck="""
@@ -438,8 +450,10 @@ print('share of an isotropic vector: K/n =', 2 / 20)
 """)
 def noise_small_eig(run: Run) -> Outcome:
     """Claim: [air, Sec. 3.2] "the label noise lies in the eigenspaces associated to small eigenvalues"; read as: the
-    noise ``y - y~`` puts no more of its energy on the top-``K`` eigenspace of the NTK than an isotropic vector
-    would (``K/n``) -- the weakest form of "lies in the small eigenspaces".
+    noise energy share on the top-``K`` eigenspace of the NTK is at most ``K/n`` (``||P_top (y - y~)||^2 /
+    ||y - y~||^2 <= K/n``, what an isotropic vector would put there) -- "lies in the small eigenspaces" taken as
+    "no more on the top eigenspace than chance".  The weaker reading "mostly in the small eigenspaces" (share ``<= rho
+    < 1/2``) holds; it is the corrected claim ``air.noise_small_eig_corrected`` and this claim's positive control.
 
     Setting: 10 (40) (eps, rho)-clusterable data sets (K = 1..4, 4..11 points per cluster, rho in [0.1, 0.45],
     eps in [1e-3, 0.05], ReLU/tanh/softplus NTKs), shares measured on ``Sigma(X~)`` (eps = 0, where the top-K
@@ -451,16 +465,20 @@ def noise_small_eig(run: Run) -> Outcome:
 
     Negative control: threshold ``K/(2n)``: fails too.
 
-    Positive control: the true neighbour "the share is at most rho (< 1/2)": holds.
+    Positive control: the true neighbour, the "mostly" reading "the share is at most rho (< 1/2)": holds (ratios just
+    above 1 at K = 1, where the share equals rho, decided exactly from the label counts).
     """
     rows = _noise_instances(run)
-    if run.positive:   # the true neighbour: share on S+ (eps = 0) at most rho; rounding of the eigenvectors allowed
-        vals, bnds = [r["share_centers"] for r in rows], [r["rho"] * (1 + 1e-9) for r in rows]
+    if run.positive:   # the true neighbour: share on S+ (eps = 0) at most rho
+        vals, bnds = [r["share_centers"] for r in rows], [r["rho"] for r in rows]
+        # K = 1 (or equal rho_l) attains rho: a ratio just above 1 is eigenvector rounding, decided exactly by the
+        # closed form from the label counts (equal to the eigendecomposition share: noise_small_eig_corrected (i))
+        out = ev.bound_outcome(vals, bnds, certify=lambda i: _exact_share_and_rho(rows[i]["data"], 1))
     else:
         scale = 0.5 if run.control else 1.0
         vals = [r["share_centers"] for r in rows] + [r["share_data"] for r in rows]
         bnds = [scale * r["isotropic"] for r in rows] * 2
-    out = ev.bound_outcome(vals, bnds)
+        out = ev.bound_outcome(vals, bnds)
     a, y, yc = _noise_headline()
     share = ta.noise_top_fraction(a, y, yc)
     exact = Fraction(sum(10 * Fraction(4, 10) ** 2 for _ in range(2)), sum(10 * Fraction(4, 10) for _ in range(2)))
@@ -485,7 +503,8 @@ def noise_small_eig_corrected(run: Run) -> Outcome:
 
     Setting: as ``air.noise_small_eig``.
 
-    Check: (i) the eigendecomposition share on ``Sigma(X~)`` equals the closed form (identity tier, cond = 1/gap);
+    Check: (i) the eigendecomposition share on ``Sigma(X~)`` equals the closed form (identity tier, cond =
+    ``n ||Sigma(X~)|| / gap``, the eigenvector condition of the top-K eigenspace);
     (ii) closed form ``<= rho`` (attained for K = 1; ratios above 1 by rounding decided in exact rationals from the
     label counts); (iii) ``sign(P_S+ y) = y~`` on every point; (iv) share on ``Sigma(X)`` ``<=`` the
     Davis-Kahan bound (worst ratio).
@@ -499,19 +518,11 @@ def noise_small_eig_corrected(run: Run) -> Outcome:
     signs = all(bool(np.all(np.sign(s_plus_basis(r["data"].assignment) @ (s_plus_basis(r["data"].assignment).T
                                                                          @ r["data"].y_noisy)) == r["data"].y_clean))
                 for r in rows)
-    def certify(i):   # the share and rho from the label counts, exactly
-        d_ = rows[i]["data"]
-        wrong = d_.y_noisy != d_.y_clean
-        sizes = np.bincount(d_.assignment)
-        fl = [Fraction(int(wrong[d_.assignment == l].sum()), int(sizes[l])) for l in range(sizes.size)]
-        share = sum(int(sizes[l]) * fl[l] ** 2 for l in range(sizes.size)) / sum(int(sizes[l]) * fl[l]
-                                                                              for l in range(sizes.size))
-        return share, Fraction(scale) * max(fl)
-
     parts = {
-        "share_le_rho": ev.bound_outcome([r["exact"] for r in rows], [scale * r["rho"] for r in rows], certify=certify),
+        "share_le_rho": ev.bound_outcome([r["exact"] for r in rows], [scale * r["rho"] for r in rows],
+                                         certify=lambda i: _exact_share_and_rho(rows[i]["data"], scale)),
         "closed_form": ev.identity_outcome([r["share_centers"] for r in rows], [r["exact"] for r in rows],
-                                           tier=ev.IDENTITY, cond=[1e3 * r["n"] for r in rows]),
+                                           tier=ev.IDENTITY, cond=[r["eig_cond"] for r in rows]),
         "sign_kept": Outcome(holds=signs, measured=float(signs), reference=1.0, relation="=="),
         "davis_kahan": ev.bound_outcome([r["share_data"] for r in rows], [r["bound"] for r in rows]),
     }
@@ -613,6 +624,9 @@ def fig2_sets(run: Run, *, misaligned: bool = False):
     return sets
 
 
+_FIG2_DRAWS = 1000  # quick mode: ||P y||^2 is chi-square-like (skewed); 300 draws let the 4-s.e. test fire at seed 34
+
+
 @claim("air.fig2", ref="Fig. 2, Sec. 2.3, App. B", kind="inequality",
        statement="The top-5 NTK eigenspace share of the label energy decreases with the noise level (0 to 0.5) exactly when the clean labels carry more of it than a random sign vector, as clustered labels do")
 def fig2(run: Run) -> Outcome:
@@ -625,47 +639,54 @@ def fig2(run: Run) -> Outcome:
     (the top eigenvector of the NTK is close to the constant vector, which balanced labels miss), and then the
     figure's trend reverses -- reported in details.
 
-    Setting: digits (binary 0-4 vs 5-9, 80 (300) points, ReLU and tanh NTKs) and 2 (6) clusterable data sets; noise
-    levels 0, 0.1, ..., 0.5; Monte Carlo over 300 (2000) label draws per level.
+    Setting: digits (binary 0-4 vs 5-9, 80 (300) points, ReLU and tanh NTKs) and 2 (6) clusterable data sets, each
+    with its clean labels and with misaligned sign vectors; noise levels 0, 0.1, ..., 0.5; Monte Carlo over 1000 (4000)
+    label draws per level (the energy is chi-square-like, skewed: with 300 draws the normal approximation of the
+    mean let the 4-s.e. test fire at seed 34, z = 4.03).
 
-    Check: (i) on every data set, the exact curve is strictly decreasing on the grid iff ``a > 5``; (ii) every
-    clusterable set has ``a > 5`` (worst ``5/a <= 1``); (iii) Monte Carlo means within 4 standard errors of the exact
-    values.
+    Check, in this order: (i) Monte Carlo means of ``||P y||^2 / n`` within 4 standard errors of the exact values
+    (:func:`expected_top_energy`) at every noise level, on the clean labels and on sign vectors nearly orthogonal to
+    the top-5 eigenspace (misaligned: mostly ``a < 5``) -- this decides; (ii) on every data set, the exact curve is
+    strictly decreasing on the grid iff ``a > 5`` (algebra: the derivative in ``p`` is ``4(1 - 2p)(5 - a)/n``, kept
+    as a consistency check of the calculator); (iii) every clusterable set has ``a > 5`` (worst ``5/a <= 1``).
 
-    Negative control: the unconditional statement ("decreasing") on clean labels replaced by sign vectors nearly
-    orthogonal to the top-5 eigenspace (``a < 5``): the curve increases, must fail.
+    Negative control: the statement that the noise puts none of its energy on the top eigenspace (the curve
+    ``(1 - 2p)^2 a / n``, i.e. :func:`expected_top_energy` without its noise term ``4p(1 - p) 5/n``): the Monte Carlo
+    check (i) fails (at ``p = 0.5`` the mean is ``5/n``, not 0).
     """
     rng = run.rng
     ps = np.linspace(0, 0.5, 6)
-    cond_vals, dichotomy_ok, all_dec, zmax = [], True, True, 0.0
+    cond_vals, dichotomy_ok, zmax, zworst = [], True, 0.0, None
     curves, shares = {}, {}
-    for name, G, yc in fig2_sets(run, misaligned=run.control):
+    for name, G, yc in fig2_sets(run) + fig2_sets(run, misaligned=True):
         w, V = np.linalg.eigh(G)
         P = V[:, -5:]
         a = float(np.sum((P.T @ yc) ** 2))
-        if name.startswith("clusterable"):
+        if name.startswith("clusterable") and not name.endswith("misaligned"):
             cond_vals.append(5.0 / a)
         exact = np.array([ta.expected_top_energy(G, yc, p) for p in ps])
         dec = bool(np.all(np.diff(exact) < 0))
-        all_dec &= dec
         dichotomy_ok &= dec == (a > 5.0)
         curves[name] = exact
         shares[name] = a
-        for p, e in zip(ps[1:], exact[1:]):
-            flips = rng.random((run.size(300, 2000), yc.size)) < p
+        target = exact - 4 * ps * (1 - ps) * 5 / yc.size if run.control else exact
+        for p, e in zip(ps[1:], target[1:]):
+            flips = rng.random((run.size(_FIG2_DRAWS, 4000), yc.size)) < p
             Y = np.where(flips, -yc, yc)
             s_ = np.sum((Y @ P) ** 2, axis=1) / yc.size
             m, lo, hi = ev.mean_ci(s_)
-            zmax = max(zmax, abs(m - e) / max((hi - m) / ev.Z, 1e-300))
-    parts = {}
-    if run.control:
-        parts["decreasing"] = Outcome(holds=all_dec, measured=float(all_dec), reference=1.0, relation="==")
-    parts["decreasing_iff_aligned"] = Outcome(holds=dichotomy_ok, measured=float(dichotomy_ok), reference=1.0,
-                                              relation="==", details={"a_top5_energy": shares, "curves": curves})
-    parts["clustered_labels_aligned"] = ev.bound_outcome(cond_vals or [0.0], np.ones(max(len(cond_vals), 1)))
-    parts["monte_carlo"] = Outcome(holds=bool(zmax <= ev.Z), measured=zmax, reference=ev.Z, relation="<=",
-                                   details={"max_z": zmax})
-    out = ev.combine(parts, "decreasing_iff_aligned")
+            z = abs(m - e) / max((hi - m) / ev.Z, 1e-300)
+            if z >= zmax:
+                zmax, zworst = z, {"set": name, "p": float(p), "mean": float(m), "exact": float(e), "a": a}
+    parts = {
+        "monte_carlo": Outcome(holds=bool(zmax <= ev.Z), measured=zmax, reference=ev.Z, relation="<=",
+                               details={"max_z": zmax, "worst": zworst, "draws": run.size(_FIG2_DRAWS, 4000),
+                                        "target": "(1-2p)^2 a/n (control)" if run.control else "expected_top_energy"}),
+        "decreasing_iff_aligned": Outcome(holds=dichotomy_ok, measured=float(dichotomy_ok), reference=1.0,
+                                          relation="==", details={"a_top5_energy": shares, "curves": curves}),
+        "clustered_labels_aligned": ev.bound_outcome(cond_vals or [0.0], np.ones(max(len(cond_vals), 1))),
+    }
+    out = ev.combine(parts, "monte_carlo")
     d = dict(out.details)
     d["digits_sets_with_reversed_trend"] = [k for k, a in shares.items() if k.startswith("digits") and a <= 5.0]
     return Outcome(out.holds, out.measured, out.reference, out.relation, out.tolerance, d, out.decided_by)
