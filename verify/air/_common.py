@@ -72,8 +72,10 @@ def theorem_schedule(*, n, K, c_low, lam_C, Lam, Gamma, rho, T1, tail: int = 50)
     """The fastest schedule Theorem 1 allows: ``a_t = 1`` up to ``T1``, then linear decay at 0.99 of the
     admissible rate until below ``1/(24 sqrt(n))`` (``T2``), then ``tail`` steps at the post-``T2`` rate (held
     constant when that rate is below the float resolution of ``a_T2``)."""
-    lim_b = c_low * lam_C * (1 - 2 * rho) / (512 * Gamma ** 2 * K)
-    lim_a = c_low * Lam * (1 - 2 * rho) / (512 * Gamma ** 2 * K)
+    # the admissible decay rates before and after T2, from the public calculator (on a placeholder schedule)
+    limits = ta.schedule_conditions(np.concatenate([np.ones(T1 + 1), [0.0]]), n=n, K=K, c_low=c_low, lam_C=lam_C,
+                                    Lam=Lam, Gamma=Gamma, rho=rho, T1=T1)
+    lim_b, lim_a = limits["decay_before_T2"][1], limits["decay_after_T2"][1]
     step_b = 0.99 * lim_b / (2 * math.sqrt(n))
     step_a = 0.99 * lim_a / (2 * math.sqrt(n))
     thr = 1.0 / (24 * math.sqrt(n))
