@@ -40,15 +40,18 @@ def _pair_runs(rng, act: str, k: int = 256, steps: int = 120):
     rc = train_network(c.X_centers, c.y_noisy, W0, v, activation=act, eta=eta, steps=steps, a_t=a, rho=0.2,
                        gram_steps=gs)
     lam_C = ta.ntk_lambda(c.centers, act, nodes=NODES)
+    lam_X = ta.ntk_lambda(c.X, act, nodes=NODES)
     cons = ta.data_model_constants(c.X, c.centers, c.assignment, c.y_noisy, c.y_clean)
-    alpha = math.sqrt(cons["c_low"] * n * lam_C / (8 * K))
+    Lam = min(lam_C, lam_X)
+    alpha = ta.jacobian_lower_bound(n, K, cons["c_low"], Lam) / 2 if Lam > 0 else 0.0    # Lemma 8's alpha
+    factor = ta.lemma7_contraction(eta, alpha, GAMMA * math.sqrt(n)) if alpha > 0 else 1.0
     U = s_plus_basis(c.assignment)
     ratios_printed, ratios_nonexp = [], []
     for g, t in enumerate(gs):
         u = rx["outputs"][t] - rc["outputs"][t]
         G = rc["H_hat"][g]                                   # G~_t = J(W~_{t+1}, W~_t, X~) J(W~_t, X~)^T
         lhs = np.linalg.norm(u - eta * (G @ u))
-        ratios_printed.append(lhs / ((1 - eta * alpha ** 2 / 2) * np.linalg.norm(u)))
+        ratios_printed.append(lhs / (factor * np.linalg.norm(u)))
         ratios_nonexp.append(lhs / np.linalg.norm(u))
     p0 = float(np.linalg.norm(rx["outputs"][0] - rc["outputs"][0]))
     return {"data": c, "W0": W0, "v": v, "eps": cons["eps"], "n": n, "K": K, "p0": p0, "alpha": alpha, "eta": eta,
@@ -113,13 +116,15 @@ def lemma8(run: Run) -> Outcome:
     eps in [0.01, 0.3], 120 steps of Algorithm 1 at the theorem's step); headline: tanh, width 64, n = 4, eps = 0.05.
 
     Check, in this order: (a) ``p_0 <=`` the printed bound at ``t = 0``, which is 0; (b) the proof's step
-    ``||(I - eta G~_t)(f_t - f~_t)|| <= (1 - eta alpha^2/2) p_t`` on the runs; (c) the printed eps condition gives
+    ``||(I - eta G~_t)(f_t - f~_t)|| <= (1 - eta alpha^2/2) p_t`` on the runs (Lemma 8's ``alpha = sqrt(c_low n Lambda /
+    (8K))`` from :func:`jacobian_lower_bound`, the factor from :func:`lemma7_contraction`); (c) the printed eps condition gives
     ``p_T2 <= (1 - 2 rho)/4``, as the proof uses.  Erratum: (a) ``p_0 > 0`` whenever ``eps > 0`` (the two runs see
     different inputs from the start; certified in 50 digits); also (b) fails -- ``f_t - f~_t`` has a component
     orthogonal to S+ which ``I - eta G~_t`` leaves unchanged -- and (c) fails: the printed condition gives only
     ``(1 - 2 rho) Theta/(1 + Theta)`` (exact: 9/20 against 3/20 at rho = 1/5, Theta = 3).
 
-    Negative control: the printed bound scaled by 1/2: fails as well.
+    Negative control: stronger statements: ``p_0 <= -lemma8_p0_bound/2`` at ``t = 0`` (the deciding check: its number
+    is ``p_0 + lemma8_p0_bound/2`` instead of ``p_0``) and the eps condition's target halved: fails as well.
 
     Positive control: the corrected statements -- ``p_0 <=`` :func:`lemma8_p0_bound`, non-expansion
     ``||(I - eta G~_t) u|| <= ||u||``, and :func:`lemma8_conditions_corrected` giving ``p_T2 <= (1 - 2 rho)/4``
@@ -146,10 +151,13 @@ def lemma8(run: Run) -> Outcome:
         parts["eps_condition"] = ev.bound_outcome([P], [0.15], certify=certify)
     else:
         s = 0.5 if run.control else 1.0
-        p0_max = max(r["p0"] for r in runs)
+        shift = 0.5 if run.control else 0.0     # control: p_0 <= 0 - shift * lemma8_p0_bound (a stronger statement)
+        excess = max(r["p0"] + shift * r["p0_bound"] for r in runs)
         parts = {
-            "p0": Outcome(holds=bool(p0_max <= 0.0), measured=p0_max, reference=0.0, relation="<=",
-                          details={"p0": [r["p0"] for r in runs], "printed_bound_at_0": s * 0.0}),
+            "p0": Outcome(holds=bool(excess <= 0.0), measured=excess, reference=0.0, relation="<=",
+                          details={"p0": [r["p0"] for r in runs], "printed_bound_at_0": 0.0,
+                                   "measured": "max over runs of p_0 - (printed bound at 0 - shift * lemma8_p0_bound)",
+                                   "shift": shift}),
             "contraction_step": ev.bound_outcome([r["printed_step"] for r in runs], np.ones(len(runs))),
         }
         gap, cert_gap = _eps_condition_gap()
@@ -491,7 +499,7 @@ _SWEEPS = {"rho": 0.5 - 2.0 ** -np.arange(3, 21), "n": 2.0 ** np.arange(3, 21), 
            "d": 2.0 ** np.arange(0, 40)}
 _AXIS = {"rho": "1/(1-2rho)", "n": "n", "T2": "T2", "Lam": "Lambda_max/Lambda", "delta": "1/delta", "K": "K",
          "c_low": "1/c_low", "d": "d"}
-_GROWTH = 0.1  # a fitted slope above 0.1 (after 4 standard errors) is growth: a missing power of the parameter
+_GROWTH = 0.0  # slope - 4 se above 0 is growth (a missing power, or a missing log: its local slope 1/log x is ~0.04 at x = 2^36)
 _JOINT_T = np.linspace(0.0, 10.0, 16)
 
 
@@ -768,7 +776,8 @@ def theorem1_width(run: Run) -> Outcome:
     Check: for each direction, the least-squares slope of log(needed/stated) against the log of the parameter
     (``1/(1 - 2 rho)``, n, T2, ``Lambda_max/Lambda``, ``1/delta``, K, ``1/c_low``, d; the distance along a joint
     direction), fitted on the far half of the sweep, with its standard error.  The ratio counts as bounded when
-    ``slope - 4 se <= 0.1`` in every setting.  In addition, ``lambda(X) <= lambda_upper_bound_from_radius`` on every
+    ``slope - 4 se <= 0`` in every setting (no detectable growth: a missing log factor would show a local slope
+    ``1/log x``, about 0.04 at the far ends; seeds 0..40 hold).  In addition, ``lambda(X) <= lambda_upper_bound_from_radius`` on every
     instance (worst ratio <= 1; that ratio is the bound's tightness).  Reported: the tightness (the largest
     needed/stated, i.e. the constant the Omega hides), the Lemma 8 term's own slopes, the proof slip with its SymPy
     limits, the ratio of :func:`width_requirement_corrected` (the requirement with the proof's terms as derived) to
