@@ -950,8 +950,9 @@ def jacobian_lower_bound(n: int, K: int, c_low: float, Lam: float, lam_X: float 
     ``alpha = sqrt(c_low n Lambda/(8K))``, ``Lambda = min(lambda(C), lambda(X))`` (the proof replaces
     Lemma 7's ``alpha`` from ``lambda(C)`` by this smaller one and derives ``k >= 8 K Gamma^2 R^2/(c_low
     Lambda)`` from ``R L <= alpha``).  Corrected (``lam_X`` given): ``sqrt(lambda(X)/2)``, what Lemma 1
-    gives for the data ``X`` themselves; the printed value is ``sqrt(n_min/2)`` times larger when
-    ``Lambda = lambda(X)`` (``n_min = c_low n / K``, the smallest cluster).
+    gives for the data ``X`` themselves.  When ``Lambda = lambda(X)`` the printed value is ``sqrt(n_min)``
+    times Lemma 1's bound and ``sqrt(n_min/2)`` times ``sqrt(lambda(X))``, where ``sigma_min(J(W_0, X))``
+    concentrates at large width (``n_min = c_low n / K``, the smallest cluster).
     """
     func = "jacobian_lower_bound"
     Lam = require_positive(Lam, "Lam", func=func)
