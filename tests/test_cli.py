@@ -94,6 +94,15 @@ def test_jobs_capped_with_a_note():
     assert "capped" in r.stderr and len(json.loads(r.stdout)) == 2
 
 
+def test_default_jobs():
+    """'verify all' uses the usable cores when it has more than a dozen claims; 'verify run' one process."""
+    from kdtheory.verify.cli import usable_cores
+    r = kdt("verify", "all", "--paper", "kd", check_rc=0)
+    assert r.stderr.strip().splitlines()[-1].endswith(f"jobs {usable_cores()})"), r.stderr[-300:]
+    r = kdt("verify", "run", *fastest_ids(2), check_rc=0)
+    assert r.stderr.strip().splitlines()[-1].endswith("jobs 1)"), r.stderr[-300:]
+
+
 def test_run_json_parses_and_jobs_give_identical_numbers():
     ids = fastest_ids(3)
     one = json.loads(kdt("verify", "run", *ids, "--json", "--seed", "3", check_rc=0).stdout)
