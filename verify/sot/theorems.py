@@ -55,6 +55,13 @@ def _draws(base: int, delta: float) -> int:
     return max(base, evidence.draws_needed(delta, violations=2))
 
 
+def _worse(worst: Outcome | None, o: Outcome) -> Outcome:
+    """The worse of two outcomes: a failing one before a holding one, then the larger measured number."""
+    if worst is None or (not o.holds and worst.holds) or (o.holds == worst.holds and o.measured > worst.measured):
+        return o
+    return worst
+
+
 def _thm36_outcome(run: Run, inst: list, *, corrected: bool, bound_scale: float = 1.0, seed_offset: int = 0) -> Outcome:
     """Per-input violation frequencies of Eq. (4) against delta, over the inputs the statement covers.
 
@@ -81,8 +88,7 @@ def _thm36_outcome(run: Run, inst: list, *, corrected: bool, bound_scale: float 
                                        "L": I.L, "L_star": s.L_star, "delta": I.delta, "kappa": I.kappa,
                                        "norm": norm_name(I.p), "bound": bound, "replicates": R_i})
         parts.append(o)
-        if worst is None or (not o.holds and worst.holds) or (o.holds == worst.holds and o.measured > worst.measured):
-            worst = o
+        worst = _worse(worst, o)
     d = dict(worst.details)
     d["instances"] = len(parts)
     d["failing_instances"] = sum(1 for o in parts if not o.holds)
@@ -386,8 +392,7 @@ def _thm38_shift_outcome(run: Run, *, conc_scale: float = 1.0) -> Outcome:
                                      "kappa": kappa, "replicates": R, "largest_bound": float(bounds.max()),
                                      "concentration_scale": conc_scale})
         parts.append(o)
-        if worst is None or (not o.holds and worst.holds) or (o.holds == worst.holds and o.measured > worst.measured):
-            worst = o
+        worst = _worse(worst, o)
     d = dict(worst.details)
     d["instances"] = len(parts)
     d["tightness"] = max(float(o.details["tightness"]) for o in parts)
@@ -421,8 +426,7 @@ def _thm38_corrected_identity_outcome(run: Run, *, conc_scale: float = 1.0) -> O
                                      "largest_possible_error": 1.0, "concentration_scale": conc_scale,
                                      "replicates": R})
         parts.append(o)
-        if worst is None or (not o.holds and worst.holds) or (o.holds == worst.holds and o.measured > worst.measured):
-            worst = o
+        worst = _worse(worst, o)
     d = dict(worst.details)
     d["instances"] = len(parts)
     d["tightness_per_instance"] = [float(o.details["tightness"]) for o in parts]
